@@ -1,0 +1,63 @@
+"""Single-head attention kernels of Mega (reference path, plain PyTorch).
+
+Shapes: q ``[B, K, Cq, Z]``, k ``[B, K, Ck, Z]``, v ``[B, K, Ck, H]`` (K chunks), bias broadcastable to
+``[B, K, Cq, Ck]``. Masks are booleans, True = masked: ``key_padding_mask [B, K, Ck]`` and, for causal attention,
+key position > query position where query row i sits at position ``q_offset + i`` and key column j at j.
+
+* softmax: ``softmax(q k^T * Z^-1/2 + bias)`` in float32 with masked keys at -inf; a row with no visible key
+  gets all-zero weights (instead of NaN).
+* relu2 / laplace ("element" attention): ``act(q k^T / n + bias) * visible`` where n is the number of visible
+  keys of the row (non-pad and, when causal, not in the future), at least 1. For right padding this equals the
+  original's ``i + 1`` (causal) and "non-pad keys in the chunk" (bidirectional) normalisers.
+"""
+
+from typing import Optional
+
+import torch
+
+from mega_plugin.modules.activations import laplace, relu2
+
+
+def visibility_mask(
+    key_padding_mask: Optional[torch.Tensor], causal: bool, num_queries: int, num_keys: int, q_offset: int,
+    device: torch.device,
+) -> Optional[torch.Tensor]:
+    """Bool mask broadcastable to ``[B, K, Cq, Ck]``, True = hidden; None when nothing is hidden."""
+    hidden = None
+    if causal:
+        query_pos = torch.arange(q_offset, q_offset + num_queries, device=device)
+        key_pos = torch.arange(num_keys, device=device)
+        future = key_pos[None, :] > query_pos[:, None]
+        if future.any():
+            hidden = future
+    if key_padding_mask is not None:
+        pads = key_padding_mask.unsqueeze(-2)  # [B, K, 1, Ck]
+        hidden = pads if hidden is None else (pads | hidden)
+    return hidden
+
+
+def attention_weights(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    bias: torch.Tensor,
+    hidden: Optional[torch.Tensor],
+    kind: str,
+) -> torch.Tensor:
+    """Attention weights ``[B, K, Cq, Ck]`` in q's dtype for ``kind`` in softmax / relu2 / laplace."""
+    if kind == "softmax":
+        scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-1, -2)) + bias
+        if hidden is not None:
+            scores = scores.masked_fill(hidden, float("-inf"))
+        weights = torch.softmax(scores.float(), dim=-1)
+        if hidden is not None:
+            weights = weights.masked_fill(hidden.all(-1, keepdim=True), 0.0)
+        return weights.type_as(q)
+    if hidden is None:
+        lengths = k.size(-2)
+    else:
+        lengths = (~hidden).sum(-1, keepdim=True).clamp(min=1).to(q.dtype)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / lengths + bias
+    weights = relu2(scores) if kind == "relu2" else laplace(scores)
+    if hidden is not None:
+        weights = weights.masked_fill(hidden, 0.0)
+    return weights
