@@ -20,8 +20,8 @@ LAPLACE_SIGMA = 0.282095
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
-    """Exact (erf) GELU, evaluated in float32 and cast back."""
-    return F.gelu(x.float()).type_as(x)
+    """Exact (erf) GELU, evaluated in (at least) float32 and cast back."""
+    return F.gelu(x.to(torch.promote_types(x.dtype, torch.float32))).type_as(x)
 
 
 def gelu_accurate(x: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ Shapes: q ``[B, K, Cq, Z]``, k ``[B, K, Ck, Z]``, v ``[B, K, Ck, H]`` (K chunks)
 ``[B, K, Cq, Ck]``. Masks are booleans, True = masked: ``key_padding_mask [B, K, Ck]`` and, for causal attention,
 key position > query position where query row i sits at position ``q_offset + i`` and key column j at j.
 
-* softmax: ``softmax(q k^T * Z^-1/2 + bias)`` in float32 with masked keys at -inf; a row with no visible key
+* softmax: ``softmax(q k^T * Z^-1/2 + bias)`` in (at least) float32 with masked keys at -inf; a row with no visible key
   gets all-zero weights (instead of NaN).
 * relu2 / laplace ("element" attention): ``act(q k^T / n + bias) * visible`` where n is the number of visible
   keys of the row (non-pad and, when causal, not in the future), at least 1. For right padding this equals the
@@ -48,7 +48,7 @@ def attention_weights(
         scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-1, -2)) + bias
         if hidden is not None:
             scores = scores.masked_fill(hidden, float("-inf"))
-        weights = torch.softmax(scores.float(), dim=-1)
+        weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
         if hidden is not None:
             weights = weights.masked_fill(hidden.all(-1, keepdim=True), 0.0)
         return weights.type_as(q)

@@ -28,6 +28,11 @@ import torch.nn.functional as F
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 
 
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half/bfloat16/float32 inputs, float64 for float64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def fft_size(n: int) -> int:
     """Smallest 5-smooth integer >= n (fast sizes for pocketfft/cuFFT)."""
     best = 1 << max(0, (n - 1).bit_length())
@@ -45,7 +50,7 @@ def fft_size(n: int) -> int:
 
 
 def fft_causal_conv(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``y[..., t] = sum_{l < K} k[..., l] x[..., t - l]`` for x ``[..., L]``, k ``[..., K]`` (float32)."""
+    """``y[..., t] = sum_{l < K} k[..., l] x[..., t - l]`` for x ``[..., L]``, k ``[..., K]``."""
     length, taps = x.size(-1), k.size(-1)
     n = fft_size(length + taps - 1)
     y = torch.fft.irfft(torch.fft.rfft(x, n=n) * torch.fft.rfft(k, n=n), n=n)
@@ -98,23 +103,24 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
             f"truncation={self.truncation}"
         )
 
-    # -- parameters in float32 -------------------------------------------------------------------------------
+    # -- parameters in (at least) float32 ----------------------------------------------------------------------
     def coefficients(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns float32 ``(input weight p*beta, decay q, output weight gamma*scale)``, each ``[E, N]``."""
-        p = torch.sigmoid(self.delta.float())
-        q = 1.0 - p * torch.sigmoid(self.alpha.float())
-        return (p * self.beta.float()).squeeze(-1), q.squeeze(-1), self.gamma.float() * self.scale
+        """Returns ``(input weight p*beta, decay q, output weight gamma*scale)``, each ``[E, N]``, >= float32."""
+        dtype = compute_dtype(self.delta.dtype)
+        p = torch.sigmoid(self.delta.to(dtype))
+        q = 1.0 - p * torch.sigmoid(self.alpha.to(dtype))
+        return (p * self.beta.to(dtype)).squeeze(-1), q.squeeze(-1), self.gamma.to(dtype) * self.scale
 
     def kernel(self, length: int, start: int = 0) -> torch.Tensor:
-        """Taps ``start .. start+length-1`` of the EMA kernel, float32 ``[E, length]``."""
+        """Taps ``start .. start+length-1`` of the EMA kernel ``[E, length]`` (>= float32)."""
         b, q, c = self.coefficients()
-        lags = torch.arange(start, start + length, device=q.device, dtype=torch.float32)
+        lags = torch.arange(start, start + length, device=q.device, dtype=q.dtype)
         vander = torch.exp(lags * torch.log(q).unsqueeze(-1))  # [E, N, length]
         return torch.einsum("en,enl->el", b * c, vander)
 
     # -- full sequences --------------------------------------------------------------------------------------
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
-        """EMA of x ``[B, D, L]`` (float32) with the (truncated) kernel, non-incremental."""
+        """EMA of x ``[B, D, L]`` (>= float32) with the (truncated) kernel, non-incremental."""
         length = x.size(-1)
         taps = length if self.truncation is None else min(self.truncation, length)
         if taps == 0:
@@ -138,7 +144,7 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
     ) -> torch.Tensor:
         """x ``[L, B, D]``, padding_mask bool ``[B, L]`` (True = pad) -> ``[L, B, D]``."""
         residual = x * self.omega
-        inputs = x.permute(1, 2, 0).float()  # [B, D, L]
+        inputs = x.permute(1, 2, 0).to(compute_dtype(x.dtype))  # [B, D, L]
         if padding_mask is not None:
             inputs = inputs.masked_fill(padding_mask.unsqueeze(1), 0.0)
         if incremental_state is not None:
@@ -164,7 +170,7 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
             if h0 is not None:
                 h = h + q * h0
             return torch.einsum("bdn,dn->bd", h, out_weight).unsqueeze(-1), h
-        lags = torch.arange(n, device=q.device, dtype=torch.float32)
+        lags = torch.arange(n, device=q.device, dtype=q.dtype)
         log_q = torch.log(q).unsqueeze(-1)
         y = fft_causal_conv(x, torch.einsum("dn,dnl->dl", b * out_weight, torch.exp(lags * log_q)))
         h = torch.einsum("bdl,dnl->bdn", x, b.unsqueeze(-1) * torch.exp(lags.flip(0) * log_q))
@@ -175,7 +181,7 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
         return y, h
 
     def step(self, x: torch.Tensor, incremental_state: State) -> torch.Tensor:
-        """Consume x ``[B, D, n]`` (float32, pads zeroed) after the stored state; any n >= 1."""
+        """Consume x ``[B, D, n]`` (>= float32, pads zeroed) after the stored state; any n >= 1."""
         saved = self.get_incremental_state(incremental_state, "ema_state") or {}
         _, q, c = self.coefficients()
         y, h = self._scan(x, saved.get("prev_state"), c)
