@@ -14,6 +14,7 @@ key position > query position where query row i sits at position ``q_offset + i`
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 
 from mega_plugin.modules.activations import laplace, relu2
 
@@ -61,3 +62,45 @@ def attention_weights(
     if hidden is not None:
         weights = weights.masked_fill(hidden, 0.0)
     return weights
+
+
+def fused_softmax_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    hidden: Optional[torch.Tensor],
+    causal_square: bool,
+    dropout: float,
+    extra_q: Optional[torch.Tensor] = None,
+    extra_k: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Softmax attention through ``scaled_dot_product_attention`` (never forms the weights in Python).
+
+    Same result as ``attention_weights(..., "softmax") @ v``. A rotary bias ``a_i . b_j`` is passed as extra
+    features (``extra_q [.., Cq, Z]`` appended to the scaled queries, ``extra_k [.., Ck, Z]`` to the keys), so
+    flash/memory-efficient kernels can run; any other bias goes in as an additive mask. ``causal_square`` (only
+    without ``bias``): the hidden keys are exactly the future of a square block, passed as ``is_causal``.
+    """
+    scaled_q = q * q.size(-1) ** -0.5
+    if extra_q is not None:
+        scaled_q = torch.cat([scaled_q, extra_q.expand(*q.shape[:-1], -1)], dim=-1)
+        k = torch.cat([k, extra_k.expand(*k.shape[:-1], -1)], dim=-1)
+    if causal_square:
+        if bias is not None or hidden is not None:
+            raise ValueError("causal_square replaces bias and hidden masks")
+        return F.scaled_dot_product_attention(scaled_q, k, v, dropout_p=dropout, is_causal=True, scale=1.0)
+    empty_rows = None
+    if hidden is not None:
+        empty_rows = hidden.all(-1, keepdim=True)
+        hidden = hidden & ~empty_rows  # rows with no visible key attend everywhere, then are zeroed
+    if bias is None:
+        mask = None if hidden is None else ~hidden
+    else:
+        mask = bias.to(scaled_q.dtype)
+        if hidden is not None:
+            mask = mask.masked_fill(hidden, float("-inf"))
+    out = F.scaled_dot_product_attention(scaled_q, k, v, attn_mask=mask, dropout_p=dropout, scale=1.0)
+    if empty_rows is not None:
+        out = out.masked_fill(empty_rows, 0.0)
+    return out

@@ -24,12 +24,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
-from mega_plugin.modules.attention import attention_weights, visibility_mask
+from mega_plugin.modules.attention import attention_weights, fused_softmax_attention, visibility_mask
 from mega_plugin.modules.dropout import Dropout, build_dropout
 from mega_plugin.modules.ema import MultiHeadEMA
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 from mega_plugin.modules.norms import SequenceNorm
-from mega_plugin.modules.position_bias import build_position_bias
+from mega_plugin.modules.position_bias import RotaryRelativePositionalBias, build_position_bias
 
 
 def check_padding_mask(padding_mask: Optional[torch.Tensor], batch: int, length: int) -> Optional[torch.Tensor]:
@@ -69,6 +69,7 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         max_positions: int = 1024,
         causal: Optional[bool] = None,
         truncate_incremental: bool = True,
+        fast_attention: bool = True,
     ):
         super().__init__()
         self.embed_dim, self.zdim, self.hdim, self.ndim = embed_dim, zdim, hdim, ndim
@@ -78,6 +79,7 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         self.causal = (not bidirectional) if causal is None else causal
         self.chunk_size = chunk_size
         self.prenorm = prenorm
+        self.fast_attention = fast_attention  # softmax via scaled_dot_product_attention; False = reference path
 
         self.gamma = nn.Parameter(torch.empty(2, zdim))
         self.beta = nn.Parameter(torch.empty(2, zdim))
@@ -128,7 +130,7 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         offset = 0
         if incremental_state is not None:
             k, v, padding_mask, offset = self._extend_cache(incremental_state, k, v, padding_mask, length)
-        h, weights = self._attend(q, k, v, padding_mask, offset)
+        h, weights = self._attend(q, k, v, padding_mask, offset, need_weights)
 
         h = self.activation(hx + self.h_proj(h.transpose(0, 1) * r))
         h = self.dropout(h)
@@ -165,7 +167,7 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         )
         return k, v, padding_mask, offset
 
-    def _attend(self, q, k, v, padding_mask, offset):
+    def _attend(self, q, k, v, padding_mask, offset, need_weights=False):
         """q ``[B, Lq, Z]`` at positions offset.., k/v ``[B, Lk, *]`` at 0..Lk-1 -> (h ``[B, Lq, H]``, weights)."""
         batch, num_queries, _ = q.shape
         num_keys = k.size(1)
@@ -177,9 +179,10 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
             tail = padded - num_keys
             q = F.pad(q, (0, 0, offset, tail))
             k, v = F.pad(k, (0, 0, 0, tail)), F.pad(v, (0, 0, 0, tail))
-            if padding_mask is None:
-                padding_mask = q.new_zeros(batch, num_keys, dtype=torch.bool)
-            padding_mask = F.pad(padding_mask, (0, tail), value=True)
+            if padding_mask is not None:
+                padding_mask = F.pad(padding_mask, (0, tail), value=True)
+            elif not self.causal:  # causal rows never see the tail, so it needs no mask
+                padding_mask = F.pad(q.new_zeros(batch, num_keys, dtype=torch.bool), (0, tail), value=True)
             q_offset = 0
         chunks = k.size(1) // chunk
         q = q.reshape(batch, chunks, -1, self.zdim)
@@ -187,11 +190,33 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         v = v.reshape(batch, chunks, chunk, self.hdim)
         key_mask = None if padding_mask is None else padding_mask.reshape(batch, chunks, chunk)
 
-        bias = self.rel_pos_bias(chunk)[q_offset : q_offset + q.size(2)]
-        hidden = visibility_mask(key_mask, self.causal, q.size(2), chunk, q_offset, q.device)
-        weights = attention_weights(q, k, bias, hidden, self.attention_activation)
         v = self.hidden_dropout(v, batch_first=True)
-        h = torch.matmul(self.attention_dropout(weights), v).reshape(batch, -1, self.hdim)
+        if self.fast_attention and self.attention_activation == "softmax" and not need_weights:
+            h, weights = self._fused_softmax(q, k, v, key_mask, q_offset), None
+        else:
+            bias = self.rel_pos_bias(chunk)[q_offset : q_offset + q.size(2)]
+            hidden = visibility_mask(key_mask, self.causal, q.size(2), chunk, q_offset, q.device)
+            weights = attention_weights(q, k, bias, hidden, self.attention_activation)
+            h = torch.matmul(self.attention_dropout(weights), v)
+        h = h.reshape(batch, -1, self.hdim)
         if q_offset == 0 and h.size(1) != num_queries:  # drop the alignment rows and the tail padding
             h = h[:, offset : offset + num_queries]
         return h, weights
+
+    def _fused_softmax(self, q, k, v, key_mask, q_offset):
+        """Softmax attention of ``[B, K, Cq, *]`` chunks via scaled_dot_product_attention (no weights formed)."""
+        num_queries, num_keys = q.size(2), k.size(2)
+        rotary = isinstance(self.rel_pos_bias, RotaryRelativePositionalBias)
+        causal_square = rotary and self.causal and q_offset == 0 and num_queries == num_keys and key_mask is None
+        hidden = None
+        if not causal_square:
+            hidden = visibility_mask(key_mask, self.causal, num_queries, num_keys, q_offset, q.device)
+        dropout = self.attention_dropout.p if self.training else 0.0
+        if rotary:
+            query_pos = torch.arange(q_offset, q_offset + num_queries, device=q.device)
+            key_pos = torch.arange(num_keys, device=q.device)
+            extra_q = self.rel_pos_bias.rotate(self.rel_pos_bias.alpha, query_pos).to(q.dtype)
+            extra_k = self.rel_pos_bias.rotate(self.rel_pos_bias.beta, key_pos).to(k.dtype)
+            return fused_softmax_attention(q, k, v, None, hidden, causal_square, dropout, extra_q, extra_k)
+        bias = self.rel_pos_bias(num_keys)[q_offset : q_offset + num_queries]
+        return fused_softmax_attention(q, k, v, bias, hidden, False, dropout)

@@ -42,6 +42,7 @@ class MegaLayerConfig:
     truncate_incremental: bool = True  # False reproduces the original's incremental EMA (ignores truncation)
     cross_max_positions: int = 1024  # cross-attention position table (decoder only)
     pad_invariant_cross_positions: bool = True  # False reproduces the original's padded-index cross bias
+    fast_attention: bool = True  # softmax through scaled_dot_product_attention (False: plain reference path)
 
     def gated_attention(self, bidirectional: bool) -> MovingAverageGatedAttention:
         return MovingAverageGatedAttention(
@@ -51,7 +52,7 @@ class MegaLayerConfig:
             bidirectional=bidirectional, chunk_size=self.chunk_size, truncation=self.truncation,
             norm_type=self.norm_type, prenorm=self.prenorm, feature_dropout=self.feature_dropout,
             rel_pos_bias=self.rel_pos_bias, max_positions=self.max_positions,
-            truncate_incremental=self.truncate_incremental,
+            truncate_incremental=self.truncate_incremental, fast_attention=self.fast_attention,
         )
 
     def ffn(self) -> Optional[NormalizedFeedForwardNetwork]:

@@ -17,7 +17,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 
 
 @st.composite
-def configs(draw, causal_only=False):
+def configs(draw, causal_only=False, softmax_only=False):
     chunk = draw(st.sampled_from([-1, 1, 2, 3, 5]))
     cfg = MegaLayerConfig(
         embed_dim=draw(st.sampled_from([4, 6])),
@@ -26,7 +26,7 @@ def configs(draw, causal_only=False):
         z_dim=draw(st.sampled_from([2, 4])),
         n_dim=draw(st.sampled_from([1, 3])),
         activation=draw(st.sampled_from(["silu", "gelu", "relu"])),
-        attention_activation=draw(st.sampled_from(["softmax", "relu2", "laplace"])),
+        attention_activation="softmax" if softmax_only else draw(st.sampled_from(["softmax", "relu2", "laplace"])),
         chunk_size=chunk,
         truncation=draw(st.sampled_from([None, 0, 3, 50])),
         norm_type=draw(st.sampled_from(["layernorm", "scalenorm", "rmsnorm", "batchnorm", "syncbatchnorm"])),
@@ -166,3 +166,22 @@ def test_non_multiple_lengths_equal_padded_to_multiple(setup, length):
         padded = run(layer, x, mask, encoder)
         short = run(layer, x[:length], None, encoder)
     assert (padded[:length] - short).abs().max() <= TOL
+
+
+@SETTINGS
+@given(configs(softmax_only=True), st.integers(1, 14), st.booleans())
+def test_fused_softmax_path_equals_reference_path(setup, length, padded):
+    layer, cfg, causal, cross = setup
+    x = torch.randn(length, 2, cfg.embed_dim, dtype=torch.float64)
+    mask = torch.zeros(2, length, dtype=torch.bool)
+    if padded:
+        mask[1, (length + 1) // 2 :] = True
+    encoder = make_encoder(cfg, cross, 2)
+    attention = layer.mega_layer
+    with torch.no_grad():
+        attention.fast_attention = True
+        fast = run(layer, x, mask, encoder)
+        attention.fast_attention = False
+        reference = run(layer, x, mask, encoder)
+    real = ~mask.t()
+    assert (fast - reference)[real].abs().max() <= TOL
