@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mega_plugin.modules.ema_kernel import decayed_sum, vandermonde_kernel
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 
 
@@ -114,9 +115,7 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
     def kernel(self, length: int, start: int = 0) -> torch.Tensor:
         """Taps ``start .. start+length-1`` of the EMA kernel ``[E, length]`` (>= float32)."""
         b, q, c = self.coefficients()
-        lags = torch.arange(start, start + length, device=q.device, dtype=q.dtype)
-        vander = torch.exp(lags * torch.log(q).unsqueeze(-1))  # [E, N, length]
-        return torch.einsum("en,enl->el", b * c, vander)
+        return vandermonde_kernel(b * c, torch.log(q), start, length)
 
     # -- full sequences --------------------------------------------------------------------------------------
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
@@ -170,14 +169,15 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
             if h0 is not None:
                 h = h + q * h0
             return torch.einsum("bdn,dn->bd", h, out_weight).unsqueeze(-1), h
-        lags = torch.arange(n, device=q.device, dtype=q.dtype)
-        log_q = torch.log(q).unsqueeze(-1)
-        y = fft_causal_conv(x, torch.einsum("dn,dnl->dl", b * out_weight, torch.exp(lags * log_q)))
-        h = torch.einsum("bdl,dnl->bdn", x, b.unsqueeze(-1) * torch.exp(lags.flip(0) * log_q))
-        if h0 is not None:
-            carry = torch.exp((lags + 1) * log_q)  # q^(i+1), [D, N, n]
-            y = y + torch.einsum("bdn,dnl,dn->bdl", h0, carry, out_weight)
-            h = h + torch.exp(n * log_q.squeeze(-1)) * h0
+        log_q = torch.log(q)
+        y = fft_causal_conv(x, vandermonde_kernel(b * out_weight, log_q, 0, n))
+        h = decayed_sum(x, b, log_q)
+        if h0 is not None:  # carry of the previous state: sum_n out_weight q^(i+1) h0
+            batch, dim, ndim = h0.shape
+            carry_weights = (h0 * (out_weight * q)).reshape(batch * dim, ndim)
+            carry = vandermonde_kernel(carry_weights, log_q.repeat(batch, 1), 0, n)
+            y = y + carry.reshape(batch, dim, n)
+            h = h + torch.exp(n * log_q) * h0
         return y, h
 
     def step(self, x: torch.Tensor, incremental_state: State) -> torch.Tensor:

@@ -76,3 +76,19 @@ def test_fft_size_is_smooth_and_large_enough(n):
         while size % p == 0:
             size //= p
     assert size == 1
+
+
+@pytest.mark.parametrize("truncation", [None, 3])
+def test_blocked_kernels_inside_the_ema(monkeypatch, truncation):
+    from mega_plugin.modules import ema_kernel
+
+    monkeypatch.setattr(ema_kernel, "BLOCK_ELEMENTS", 5)
+    torch.manual_seed(1)
+    ema = MultiHeadEMA(3, 2, truncation=truncation).double()
+    x = torch.randn(12, 2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        full = ema(x)
+        assert (full - recurrence(ema, x)).abs().max() < 1e-10
+        state = {}
+        steps = [ema(x[i : i + 5], incremental_state=state) for i in range(0, 12, 5)]
+    assert (torch.cat(steps) - full).abs().max() < 1e-10
