@@ -1,0 +1,1 @@
+"""Converters between fairseq Mega checkpoints and the Hugging Face MegaConfig layout."""
