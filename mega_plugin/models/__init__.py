@@ -1,0 +1,3 @@
+"""fairseq models registered by the Mega plugin."""
+
+from mega_plugin.models import mega_lm  # noqa: F401
