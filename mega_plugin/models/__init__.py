@@ -1,3 +1,4 @@
 """fairseq models registered by the Mega plugin."""
 
 from mega_plugin.models import mega_lm  # noqa: F401
+from mega_plugin.models import mega_nmt  # noqa: F401
