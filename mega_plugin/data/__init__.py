@@ -1,0 +1,1 @@
+"""Datasets of the Mega tasks (pixel sequences, speech commands)."""
