@@ -1,0 +1,157 @@
+"""End-to-end fairseq CLI runs with the plugin on tiny generated data (CPU, seconds each)."""
+
+import random
+import re
+
+import pytest
+import torch
+
+from plugin_utils import run_cli
+
+COMMON = ["--cpu", "--optimizer", "adam", "--lr", "0.005", "--lr-scheduler", "linear_decay", "--warmup-updates", "5",
+          "--warmup-init-lr", "1e-7", "--seed", "1", "--no-epoch-checkpoints", "--log-format", "simple",
+          "--log-interval", "10", "--num-workers", "0"]
+
+
+def _losses(output, subset):
+    return [float(m) for m in re.findall(rf"\| {subset} .*?\| loss ([0-9.]+)", output)]
+
+
+def _write(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def lm_data(tmp_path_factory):
+    """A learnable toy language: counting sequences 'a b c d ...' with random starts."""
+    root = tmp_path_factory.mktemp("lm")
+    rng = random.Random(0)
+    alphabet = [f"w{i}" for i in range(12)]
+    for split, count in (("train", 300), ("valid", 30), ("test", 30)):
+        lines = []
+        for _ in range(count):
+            start = rng.randrange(12)
+            lines.append(" ".join(alphabet[(start + k) % 12] for k in range(rng.randint(4, 12))))
+        _write(root / f"{split}.txt", lines)
+    run_cli("preprocess", "--only-source", "--trainpref", root / "train.txt", "--validpref", root / "valid.txt",
+            "--testpref", root / "test.txt", "--destdir", root / "bin", "--workers", "1")
+    return root
+
+
+LM_ARCH = ["--arch", "mega_lm_base", "--decoder-layers", "2", "--decoder-embed-dim", "32", "--decoder-hidden-dim",
+           "64", "--decoder-ffn-embed-dim", "64", "--decoder-z-dim", "16", "--decoder-n-dim", "4",
+           "--decoder-chunk-size", "16", "--tokens-per-sample", "40", "--dropout", "0.0"]
+
+
+def test_mega_lm_base_learns_and_evaluates(lm_data):
+    save = lm_data / "checkpoints"
+    output = run_cli("train", lm_data / "bin", "--task", "language_modeling", *LM_ARCH, *COMMON,
+                     "--total-num-update", "200", "--max-update", "200", "--batch-size", "16",
+                     "--save-dir", save)
+    valid = _losses(output, "valid")
+    assert len(valid) >= 2
+    assert valid[-1] < 0.5 * valid[0]  # base-2 loss of a deterministic successor task falls a lot
+    assert valid[-1] < 1.5
+    eval_output = run_cli("eval_lm", lm_data / "bin", "--path", save / "checkpoint_last.pt", "--gen-subset",
+                          "test", "--tokens-per-sample", "40", "--batch-size", "8", "--cpu")
+    perplexity = float(re.search(r"Perplexity: ([0-9.]+)", eval_output).group(1))
+    assert 1.0 <= perplexity < 3.0
+
+
+def test_lm_generation_with_sequence_generator(lm_data):
+    save = lm_data / "checkpoints"
+    if not (save / "checkpoint_last.pt").exists():
+        pytest.skip("needs the checkpoint of test_mega_lm_base_learns_and_evaluates")
+    from fairseq import checkpoint_utils
+
+    import mega_plugin  # noqa: F401
+
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(save / "checkpoint_last.pt")])
+    model = models[0].eval()
+    generator = task.build_generator([model], cfg.generation)
+    prompt = torch.tensor([[task.dictionary.index(w) for w in "w3 w4 w5".split()]])
+    sample = {"net_input": {"src_tokens": prompt, "src_lengths": torch.tensor([3])}}
+    hypo = task.inference_step(generator, [model], sample, prefix_tokens=prompt)[0][0]
+    words = task.dictionary.string(hypo["tokens"]).split()
+    assert words[:5] == ["w3", "w4", "w5", "w6", "w7"]
+
+
+@pytest.fixture(scope="module")
+def nmt_data(tmp_path_factory):
+    """Copy task: target = source with every token renamed."""
+    root = tmp_path_factory.mktemp("nmt")
+    rng = random.Random(1)
+    for split, count in (("train", 200), ("valid", 20), ("test", 5)):
+        src = [" ".join(f"x{rng.randrange(10)}" for _ in range(rng.randint(3, 7))) for _ in range(count)]
+        _write(root / f"{split}.src", src)
+        _write(root / f"{split}.tgt", [line.replace("x", "y") for line in src])
+    run_cli("preprocess", "--source-lang", "src", "--target-lang", "tgt", "--trainpref", root / "train",
+            "--validpref", root / "valid", "--testpref", root / "test", "--destdir", root / "bin",
+            "--joined-dictionary", "--workers", "1")
+    return root
+
+
+def test_mega_wmt_en_de_trains_and_generates(nmt_data):
+    save = nmt_data / "checkpoints"
+    output = run_cli("train", nmt_data / "bin", "--task", "translation", "-s", "src", "-t", "tgt", "--arch", "mega_wmt_en_de",
+            "--encoder-layers", "1", "--decoder-layers", "1", "--encoder-embed-dim", "32", "--encoder-hidden-dim",
+            "64", "--encoder-ffn-embed-dim", "64", "--encoder-z-dim", "16", "--encoder-n-dim", "4",
+            "--share-all-embeddings", "--dropout", "0.0", "--attention-dropout", "0", "--hidden-dropout", "0",
+            "--activation-dropout", "0", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
+            *COMMON, "--total-num-update", "300", "--max-update", "300", "--batch-size", "16", "--save-dir", save)
+    valid = _losses(output, "valid")
+    assert valid[-1] < 0.75 * valid[0]
+    output = run_cli("generate", nmt_data / "bin", "-s", "src", "-t", "tgt", "--path", save / "checkpoint_last.pt",
+                     "--beam", "2", "--batch-size", "5", "--cpu", "--gen-subset", "test")
+    hypotheses = re.findall(r"^H-\d+\t\S+\t(.*)$", output, flags=re.M)
+    assert len(hypotheses) == 5  # no sentence lost by batching
+    assert re.search(r"BLEU4? = [0-9.]+", output)
+
+
+def test_lra_text_listops_style_training(tmp_path):
+    rng = random.Random(2)
+    for split, count in (("train", 64), ("valid", 16), ("test", 16)):
+        rows = [[str(rng.randrange(10)) for _ in range(rng.randint(3, 20))] for _ in range(count)]
+        _write(tmp_path / "raw" / f"{split}.src", [" ".join(r) for r in rows])
+        _write(tmp_path / "raw" / f"{split}.label", [str(max(map(int, r))) for r in rows])
+    for kind, folder in (("src", "src-bin"), ("label", "label-bin")):
+        run_cli("preprocess", "--only-source", "--trainpref", tmp_path / "raw" / f"train.{kind}",
+                "--validpref", tmp_path / "raw" / f"valid.{kind}", "--testpref", tmp_path / "raw" / f"test.{kind}",
+                "--destdir", tmp_path / folder, "--workers", "1")
+    output = run_cli("train", tmp_path, "--task", "lra-text", "--arch", "mega_lra_listop", "--input-type", "text",
+                     "--encoder-layers", "1", "--encoder-embed-dim", "16", "--encoder-hidden-dim", "32",
+                     "--encoder-ffn-embed-dim", "32", "--z-dim", "8", "--n-dim", "4", "--chunk-size", "8",
+                     "--criterion", "lra_cross_entropy", "--sentence-avg", "--batch-size", "16", *COMMON,
+                     "--total-num-update", "8", "--max-update", "8", "--save-dir", tmp_path / "ckpt",
+                     "--required-batch-size-multiple", "1")
+    assert re.search(r"\| valid .*\| accuracy [0-9.]+", output)
+
+
+def test_lra_image_and_speech_commands_training(tmp_path):
+    rng = random.Random(3)
+    for split in ("train", "valid", "test"):
+        _write(tmp_path / "img" / "input" / f"{split}.src",
+               [" ".join(str(rng.randrange(256)) for _ in range(64)) for _ in range(12)])
+        _write(tmp_path / "img" / "label" / f"{split}.label", [str(rng.randrange(10)) for _ in range(12)])
+    output = run_cli("train", tmp_path / "img", "--task", "lra-image", "--arch", "mega_lra_cifar10", "--input-type",
+                     "image", "--encoder-layers", "1", "--encoder-embed-dim", "16", "--encoder-hidden-dim", "32",
+                     "--encoder-ffn-embed-dim", "32", "--z-dim", "8", "--n-dim", "4", "--chunk-size", "16",
+                     "--max-positions", "64", "--encoder-normalize-before", "--attention-activation-fn", "laplace",
+                     "--pixel-normalization", "0.48", "0.24", "--criterion", "lra_cross_entropy", "--sentence-avg",
+                     "--batch-size", "4", *COMMON, "--total-num-update", "8", "--max-update", "6",
+                     "--save-dir", tmp_path / "img_ckpt")
+    assert re.search(r"\| valid .*\| accuracy [0-9.]+", output)
+
+    raw = tmp_path / "sc" / "processed_data" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("train", "val", "test"):
+        torch.save(torch.randn(6, 1, 16000), raw / f"{split}_X.pt")
+        torch.save(torch.randint(0, 10, (6,)), raw / f"{split}_y.pt")
+    output = run_cli("train", tmp_path / "sc", "--task", "speech_commands", "--arch", "mega_sc_raw_base",
+                     "--encoder-layers", "1", "--encoder-embed-dim", "8", "--encoder-hidden-dim", "16",
+                     "--encoder-ffn-embed-dim", "16", "--z-dim", "4", "--n-dim", "2",
+                     "--criterion", "lra_cross_entropy", "--sentence-avg", "--batch-size", "3", *COMMON,
+                     "--total-num-update", "8", "--max-update", "2", "--save-dir", tmp_path / "sc_ckpt",
+                     "--required-batch-size-multiple", "1")
+    assert re.search(r"\| valid .*\| accuracy [0-9.]+", output)
