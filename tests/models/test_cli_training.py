@@ -1,6 +1,8 @@
 """End-to-end fairseq CLI runs with the plugin on tiny generated data (CPU, seconds each)."""
 
 import random
+import subprocess
+import sys
 import re
 
 import pytest
@@ -155,3 +157,22 @@ def test_lra_image_and_speech_commands_training(tmp_path):
                      "--total-num-update", "8", "--max-update", "2", "--save-dir", tmp_path / "sc_ckpt",
                      "--required-batch-size-multiple", "1")
     assert re.search(r"\| valid .*\| accuracy [0-9.]+", output)
+
+
+def _eval_loss(output):
+    return float(re.search(r"Loss \(base 2\): ([0-9.]+)", output).group(1))
+
+
+def test_mega_eval_lm_chunked_equals_full_forward(lm_data):
+    """Segments of one chunk with carried state score exactly like fairseq-eval-lm's full forward."""
+    checkpoint = lm_data / "checkpoints" / "checkpoint_last.pt"
+    if not checkpoint.exists():
+        pytest.skip("needs the checkpoint of test_mega_lm_base_learns_and_evaluates")
+    common = [lm_data / "bin", "--path", checkpoint, "--gen-subset", "test", "--tokens-per-sample", "40",
+              "--batch-size", "8", "--cpu"]
+    full = _eval_loss(run_cli("eval_lm", *common))
+    command = [sys.executable, "-m", "mega_plugin.cli.eval_lm", *map(str, common), "--chunk-nums", "1"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    chunked = _eval_loss(result.stdout + result.stderr)
+    assert chunked == pytest.approx(full, abs=1e-4)
