@@ -24,6 +24,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mega-eval-lm=mega_plugin.cli.eval_lm:main",
+            "mega-convert=conversion.cli:main",
         ]
     },
 )

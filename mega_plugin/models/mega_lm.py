@@ -47,6 +47,10 @@ class MegaLanguageModel(FairseqLanguageModel):
         parser.add_argument("--tie-adaptive-weights", action="store_true")
         parser.add_argument("--tie-adaptive-proj", action="store_true")
         parser.add_argument("--no-affine-final-norm", action="store_true", help="final norm without parameters")
+        parser.add_argument("--no-final-norm", action="store_true",
+                            help="pre-norm without the final norm (the Hugging Face layout; not in the original)")
+        parser.add_argument("--decoder-output-bias", action="store_true",
+                            help="bias in the output projection (the Hugging Face layout; not in the original)")
         parser.add_argument("--report-ema-alpha", action="store_true", default=False, help="(original flag, unused)")
         parser.add_argument("--write-out-alpha", action="store_true", default=False, help="(original flag, unused)")
         add_behaviour_args(parser)
@@ -104,7 +108,7 @@ class MegaLMDecoder(FairseqIncrementalDecoder):
         cfg = decoder_config(args)
         self.layers = nn.ModuleList([MegaDecoderLayer(cfg) for _ in range(args.decoder_layers)])
         self.final_norm = None
-        if args.normalize_before:
+        if args.normalize_before and not args.no_final_norm:
             self.final_norm = SequenceNorm(args.normalization_type, embed_dim, affine=not args.no_affine_final_norm)
         self.adaptive_softmax = None
         self.output_projection = None
@@ -116,7 +120,9 @@ class MegaLMDecoder(FairseqIncrementalDecoder):
                 factor=args.adaptive_softmax_factor, tie_proj=args.tie_adaptive_proj,
             )
         else:
-            self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=False)
+            self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=args.decoder_output_bias)
+            if args.decoder_output_bias:
+                nn.init.zeros_(self.output_projection.bias)
             if args.share_decoder_input_output_embed:
                 self.output_projection.weight = self.embed_tokens.weight
             else:
@@ -196,7 +202,8 @@ def base_lm_architecture(args):
           adaptive_softmax_factor=4, adaptive_input=False, adaptive_input_factor=4, adaptive_input_cutoff=None,
           tie_adaptive_weights=False, tie_adaptive_proj=False, feature_dropout=False, rel_pos_bias="simple",
           normalization_type="layernorm", normalize_before=False, normalize_embedding=False,
-          no_scale_embedding=False, no_affine_final_norm=False, share_decoder_input_output_embed=False,
+          no_scale_embedding=False, no_affine_final_norm=False, no_final_norm=False, decoder_output_bias=False,
+          share_decoder_input_output_embed=False,
           activation_fn="silu", attention_activation_fn="softmax", truncation_length=2048)
     _arch(args, decoder_ffn_embed_dim=args.decoder_hidden_dim, decoder_input_dim=args.decoder_embed_dim)
 
