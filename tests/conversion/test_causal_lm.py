@@ -71,10 +71,13 @@ def test_remote_code_reproduces_the_original_logits(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf", trust_remote_code=True).eval()
     tokens = torch.load(ORIGINAL / "lm_softmax" / "inputs.pt")["tokens"]
     expected = torch.load(ORIGINAL / "lm_softmax" / "outputs.pt")["full_logits"]
-    padded = torch.nn.functional.pad(tokens, (0, 3), value=1)  # HF's chunked decoder needs a multiple of 8
-    with torch.no_grad():
-        logits = model(input_ids=padded, attention_mask=padded.ne(1).long(), use_cache=False).logits[:, :29]
+    with torch.no_grad():  # length 29 with chunk 8: plain HF would fail, the remote code pads internally
+        logits = model(input_ids=tokens, attention_mask=tokens.ne(1).long(), use_cache=False).logits
+    assert logits.shape == expected.shape
     assert max_abs_diff(logits, expected, tokens.ne(1)) <= TOL
+    prompt = tokens[:1, :5]
+    generated = model.generate(prompt, max_new_tokens=4, do_sample=False, use_cache=False, pad_token_id=1)
+    assert generated.shape == (1, 9) and torch.equal(generated[:, :5], prompt)
 
 
 def test_hf_only_features_are_refused_and_nothing_is_written(tmp_path):
