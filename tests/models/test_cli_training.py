@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from plugin_utils import run_cli
+from plugin_utils import PLUGIN_DIR, run_cli
 
 COMMON = ["--cpu", "--optimizer", "adam", "--lr", "0.005", "--lr-scheduler", "linear_decay", "--warmup-updates", "5",
           "--warmup-init-lr", "1e-7", "--seed", "1", "--no-epoch-checkpoints", "--log-format", "simple",
@@ -176,3 +176,36 @@ def test_mega_eval_lm_chunked_equals_full_forward(lm_data):
     assert result.returncode == 0, result.stderr[-2000:]
     chunked = _eval_loss(result.stdout + result.stderr)
     assert chunked == pytest.approx(full, abs=1e-4)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_training_matches_update_freq_two(lm_data):
+    """2 CPU processes (gloo) follow the same loss curve as 1 process accumulating 2 batches."""
+    args = [str(lm_data / "bin"), "--task", "language_modeling", *LM_ARCH, "--optimizer", "adam", "--lr", "0.003",
+            "--batch-size", "8", "--max-update", "12", "--cpu", "--seed", "3", "--log-format", "simple",
+            "--log-interval", "4", "--no-save", "--required-batch-size-multiple", "1", "--num-workers", "0",
+            "--user-dir", PLUGIN_DIR]
+    port = _free_port()
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fairseq_cli.train", *args, "--distributed-world-size", "2",
+             "--distributed-rank", str(rank), "--distributed-init-method", f"tcp://127.0.0.1:{port}",
+             "--distributed-backend", "gloo", "--distributed-no-spawn", "--device-id", "0",
+             "--ddp-backend", "legacy_ddp"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in ranks]
+    assert all(process.returncode == 0 for process in ranks), outputs[0][-2000:]
+    single = run_cli("train", *args[:-2], "--update-freq", "2")
+    curve = lambda text: [float(x) for x in re.findall(r"train_inner .*? loss=([0-9.]+)", text)]  # noqa: E731
+    assert len(curve(single)) == 3
+    assert curve(outputs[0]) == pytest.approx(curve(single), abs=2e-3)
