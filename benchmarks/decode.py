@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from mega_plugin.modules import MegaDecoderLayer, MegaLayerConfig
-from peers import _RENAMES
+from conversion.key_map import BLOCK_RENAMES
 
 
 class TinyLM(nn.Module):
@@ -54,7 +54,7 @@ def hf_model(cfg, ours, layers, vocab, max_positions):
              "lm_head.weight": ours.head.weight, "lm_head.bias": ours.head.bias}
     for key, value in ours.layers.state_dict().items():
         index, rest = key.split(".", 1)
-        state[f"mega.layers.{index}.{_RENAMES.get(rest, rest)}"] = value
+        state[f"mega.layers.{index}.{BLOCK_RENAMES.get(rest, rest)}"] = value
     model.load_state_dict(state, strict=True)
     return model
 

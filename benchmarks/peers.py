@@ -2,19 +2,9 @@
 
 import torch
 
+from conversion.key_map import BLOCK_RENAMES
 from mega_plugin.modules import MegaLayerConfig
 
-# our (original) parameter names -> HF MegaBlock names (the nine renamed weights of hf-mapping.md)
-_RENAMES = {
-    "mega_layer.move.delta": "mega_layer.ema_gate.damping_factor",
-    "mega_layer.move.alpha": "mega_layer.ema_gate.decay_factor",
-    "mega_layer.move.beta": "mega_layer.ema_gate.ema_expansion_matrix",
-    "mega_layer.move.gamma": "mega_layer.ema_gate.kernel_projection_matrix",
-    "mega_layer.move.omega": "mega_layer.ema_gate.residual_weight",
-    "mega_layer.gamma": "mega_layer.qk_weight",
-    "mega_layer.beta": "mega_layer.qk_bias",
-    "mega_layer.rel_pos_bias.beta": "mega_layer.rel_pos_bias.b_param",
-}
 
 
 def hf_block(cfg: MegaLayerConfig, ours: torch.nn.Module, causal: bool, seq_len: int):
@@ -35,7 +25,7 @@ def hf_block(cfg: MegaLayerConfig, ours: torch.nn.Module, causal: bool, seq_len:
         nffn_activation_dropout_prob=0.0, use_normalized_ffn=cfg.ffn_hidden_dim > 0,
     )
     block = MegaBlock(config)
-    state = {_RENAMES.get(key, key): value for key, value in ours.state_dict().items()}
+    state = {BLOCK_RENAMES.get(key, key): value for key, value in ours.state_dict().items()}
     block.load_state_dict(state, strict=True)
     return block
 

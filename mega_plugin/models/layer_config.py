@@ -8,54 +8,41 @@ def _truncation(args):
     return None if value is None else int(value)
 
 
-def nmt_encoder_config(args) -> MegaLayerConfig:
-    """Encoder layers of the ``mega`` (NMT) model."""
+def _side_config(args, side: str, max_positions: int, **extra) -> MegaLayerConfig:
+    """Layers of one side (``encoder`` / ``decoder``) of the NMT and LM models (``--{side}-*`` flags)."""
     return MegaLayerConfig(
-        embed_dim=args.encoder_embed_dim,
-        hidden_dim=args.encoder_hidden_dim,
-        ffn_hidden_dim=args.encoder_ffn_embed_dim,
-        z_dim=args.encoder_z_dim,
-        n_dim=args.encoder_n_dim,
+        embed_dim=getattr(args, f"{side}_embed_dim"),
+        hidden_dim=getattr(args, f"{side}_hidden_dim"),
+        ffn_hidden_dim=getattr(args, f"{side}_ffn_embed_dim"),
+        z_dim=getattr(args, f"{side}_z_dim"),
+        n_dim=getattr(args, f"{side}_n_dim"),
+        chunk_size=getattr(args, f"{side}_chunk_size"),
         dropout=args.dropout,
         attention_dropout=args.attention_dropout,
         hidden_dropout=args.hidden_dropout,
         activation_dropout=args.activation_dropout,
         activation=args.activation_fn,
         attention_activation=args.attention_activation_fn,
-        chunk_size=args.encoder_chunk_size,
         truncation=_truncation(args),
         norm_type=args.normalization_type,
         prenorm=args.normalize_before,
         feature_dropout=args.feature_dropout,
         rel_pos_bias=args.rel_pos_bias,
-        max_positions=args.max_source_positions,
+        max_positions=max_positions,
+        **extra,
     )
+
+
+def nmt_encoder_config(args) -> MegaLayerConfig:
+    """Encoder layers of the ``mega`` (NMT) model."""
+    return _side_config(args, "encoder", args.max_source_positions)
 
 
 def decoder_config(args) -> MegaLayerConfig:
     """Decoder layers of the ``mega`` (NMT) and ``mega_lm`` models."""
     max_source = getattr(args, "max_source_positions", None) or 0
-    return MegaLayerConfig(
-        embed_dim=args.decoder_embed_dim,
-        hidden_dim=args.decoder_hidden_dim,
-        ffn_hidden_dim=args.decoder_ffn_embed_dim,
-        z_dim=args.decoder_z_dim,
-        n_dim=args.decoder_n_dim,
-        dropout=args.dropout,
-        attention_dropout=args.attention_dropout,
-        hidden_dropout=args.hidden_dropout,
-        activation_dropout=args.activation_dropout,
-        activation=args.activation_fn,
-        attention_activation=args.attention_activation_fn,
-        chunk_size=args.decoder_chunk_size,
-        truncation=_truncation(args),
-        norm_type=args.normalization_type,
-        prenorm=args.normalize_before,
-        feature_dropout=args.feature_dropout,
-        rel_pos_bias=args.rel_pos_bias,
-        max_positions=args.max_target_positions,
-        cross_max_positions=max(args.max_target_positions, max_source),
-    )
+    return _side_config(args, "decoder", args.max_target_positions,
+                        cross_max_positions=max(args.max_target_positions, max_source))
 
 
 def sentence_encoder_config(args) -> MegaLayerConfig:

@@ -12,6 +12,7 @@ from fairseq.models import FairseqEncoder, FairseqEncoderModel, register_model, 
 from mega_plugin.models.sentence_encoder import MegaSentenceEncoder
 from mega_plugin.modules.activations import ACTIVATIONS, ATTENTION_ACTIVATIONS, get_activation_fn
 from mega_plugin.modules.norms import NORM_TYPES
+from mega_plugin.models.arch_defaults import set_defaults
 from mega_plugin.modules.position_bias import REL_POS_BIAS_TYPES
 
 
@@ -138,26 +139,22 @@ class LRAModel(SentenceClassificationModel):
         return cls(args, SentenceEncoderWrapper(args, dictionary, encoder))
 
 
-def _arch(args, **defaults):
-    for name, value in defaults.items():
-        setattr(args, name, getattr(args, name, value))
-
 
 @register_model_architecture("lra", "lra")
 def base_architecture(args):
-    _arch(args, dropout=0.1, attention_dropout=0.1, act_dropout=0.0, feature_dropout=False, encoder_hidden_dim=2048)
-    _arch(args, encoder_ffn_embed_dim=args.encoder_hidden_dim, z_dim=128, n_dim=2, encoder_layers=6,
+    set_defaults(args, dropout=0.1, attention_dropout=0.1, act_dropout=0.0, feature_dropout=False, encoder_hidden_dim=2048)
+    set_defaults(args, encoder_ffn_embed_dim=args.encoder_hidden_dim, z_dim=128, n_dim=2, encoder_layers=6,
           encoder_attention_heads=8, encoder_embed_dim=512, share_encoder_input_output_embed=False,
           encoder_learned_pos=False, no_token_positional_embeddings=False, classifier_out_dim=2048,
           sentence_class_num=2, sent_loss=True, apply_bert_init=True, activation_fn="gelu",
           attention_activation_fn="relu2", classifier_layers=1, classifier_activation_fn="gelu",
           encoder_normalize_before=False, normalize_embedding=False, layer_type="transformer", adaptive_input=False,
           norm_type="scalenorm", sen_rep_type="mp", chunk_size=-1, truncation_length=None, rel_pos_bias="simple")
-    _arch(args, classifier_in_dim=2 * args.encoder_ffn_embed_dim if args.layer_type == "lstm" else args.encoder_embed_dim)
+    set_defaults(args, classifier_in_dim=2 * args.encoder_ffn_embed_dim if args.layer_type == "lstm" else args.encoder_embed_dim)
 
 
 def _mega_lra(args, **settings):
-    _arch(args, layer_type="mega", apply_bert_init=False, n_dim=16, activation_fn="silu", **settings)
+    set_defaults(args, layer_type="mega", apply_bert_init=False, n_dim=16, activation_fn="silu", **settings)
     base_architecture(args)
 
 
@@ -177,8 +174,8 @@ def mega_lra_imdb(args):
 
 @register_model_architecture("lra", "mega_lra_aan")
 def mega_lra_aan(args):
-    _arch(args, encoder_embed_dim=128)
-    _arch(args, classifier_in_dim=2 * args.encoder_embed_dim)
+    set_defaults(args, encoder_embed_dim=128)
+    set_defaults(args, classifier_in_dim=2 * args.encoder_embed_dim)
     _mega_lra(args, encoder_layers=6, encoder_hidden_dim=256, encoder_ffn_embed_dim=256, z_dim=64, chunk_size=-1,
               truncation_length=1024, max_positions=4002, norm_type="scalenorm", sentence_class_num=2,
               classifier_out_dim=256)

@@ -21,6 +21,7 @@ from mega_plugin.models.embeddings import token_embedding
 from mega_plugin.models.layer_config import decoder_config
 from mega_plugin.models.original_behaviour import PLUGIN_VERSION, add_behaviour_args, apply_behaviour
 from mega_plugin.modules import MegaDecoderLayer, SequenceNorm
+from mega_plugin.models.arch_defaults import set_defaults
 from mega_plugin.modules.dropout import Dropout
 
 DEFAULT_MAX_TARGET_POSITIONS = 1024
@@ -189,14 +190,10 @@ class MegaLMDecoder(FairseqIncrementalDecoder):
         return self.get_normalized_probs_scriptable(net_output, log_probs, sample)
 
 
-def _arch(args, **defaults):
-    for name, value in defaults.items():
-        setattr(args, name, getattr(args, name, value))
-
 
 @register_model_architecture("mega_lm", "mega_lm")
 def base_lm_architecture(args):
-    _arch(args, decoder_embed_dim=512, decoder_hidden_dim=1664, decoder_z_dim=128, decoder_n_dim=16,
+    set_defaults(args, decoder_embed_dim=512, decoder_hidden_dim=1664, decoder_z_dim=128, decoder_n_dim=16,
           decoder_layers=6, decoder_chunk_size=-1, dropout=0.1, attention_dropout=0.0, hidden_dropout=0.0,
           activation_dropout=0.0, adaptive_softmax_cutoff=None, adaptive_softmax_dropout=0,
           adaptive_softmax_factor=4, adaptive_input=False, adaptive_input_factor=4, adaptive_input_cutoff=None,
@@ -205,19 +202,19 @@ def base_lm_architecture(args):
           no_scale_embedding=False, no_affine_final_norm=False, no_final_norm=False, decoder_output_bias=False,
           share_decoder_input_output_embed=False,
           activation_fn="silu", attention_activation_fn="softmax", truncation_length=2048)
-    _arch(args, decoder_ffn_embed_dim=args.decoder_hidden_dim, decoder_input_dim=args.decoder_embed_dim)
+    set_defaults(args, decoder_ffn_embed_dim=args.decoder_hidden_dim, decoder_input_dim=args.decoder_embed_dim)
 
 
 @register_model_architecture("mega_lm", "mega_lm_big")
 def mega_lm_big(args):
-    _arch(args, decoder_layers=16, decoder_embed_dim=1024, decoder_hidden_dim=2048, decoder_ffn_embed_dim=2048,
+    set_defaults(args, decoder_layers=16, decoder_embed_dim=1024, decoder_hidden_dim=2048, decoder_ffn_embed_dim=2048,
           decoder_z_dim=256)
     base_lm_architecture(args)
 
 
 @register_model_architecture("mega_lm", "mega_lm_adaptive_big")
 def mega_lm_adaptive_big(args):
-    _arch(args, dropout=0.3, attention_dropout=0.1, hidden_dropout=0.1, activation_dropout=0.1,
+    set_defaults(args, dropout=0.3, attention_dropout=0.1, hidden_dropout=0.1, activation_dropout=0.1,
           adaptive_input=True, tie_adaptive_weights=True, tie_adaptive_proj=True, adaptive_input_cutoff="20000,60000",
           adaptive_softmax_cutoff="20000,60000", adaptive_softmax_dropout=0.2)
     mega_lm_big(args)
@@ -230,21 +227,21 @@ def mega_lm_wiki103(args):
 
 @register_model_architecture("mega_lm", "mega_lm_adaptive_base")
 def mega_lm_adaptive_base(args):
-    _arch(args, decoder_layers=16, decoder_embed_dim=768, decoder_hidden_dim=1536, decoder_ffn_embed_dim=1536,
+    set_defaults(args, decoder_layers=16, decoder_embed_dim=768, decoder_hidden_dim=1536, decoder_ffn_embed_dim=1536,
           decoder_z_dim=128)
     mega_lm_adaptive_big(args)
 
 
 @register_model_architecture("mega_lm", "mega_lm_enwik8_base")
 def mega_lm_enwik8_base(args):
-    _arch(args, decoder_layers=12, decoder_embed_dim=512, decoder_hidden_dim=1024, decoder_ffn_embed_dim=1024,
+    set_defaults(args, decoder_layers=12, decoder_embed_dim=512, decoder_hidden_dim=1024, decoder_ffn_embed_dim=1024,
           decoder_z_dim=128, dropout=0.1, attention_dropout=0.0, hidden_dropout=0.0, activation_dropout=0.0)
     base_lm_architecture(args)
 
 
 @register_model_architecture("mega_lm", "mega_lm_enwik8_large")
 def mega_lm_enwik8_large(args):
-    _arch(args, decoder_layers=24, decoder_embed_dim=1024, decoder_hidden_dim=1536, decoder_ffn_embed_dim=1536,
+    set_defaults(args, decoder_layers=24, decoder_embed_dim=1024, decoder_hidden_dim=1536, decoder_ffn_embed_dim=1536,
           decoder_z_dim=128, dropout=0.2, attention_dropout=0.1, hidden_dropout=0.1)
     base_lm_architecture(args)
 
@@ -258,7 +255,7 @@ def mega_lm_base(args):
     position bias (so evaluation may use any chunk size), chunked attention (128 here: works for any
     --tokens-per-sample, the layers pad internally), untruncated EMA, shared input/output embeddings.
     """
-    _arch(args, decoder_layers=12, decoder_embed_dim=512, decoder_hidden_dim=1024, decoder_ffn_embed_dim=1024,
+    set_defaults(args, decoder_layers=12, decoder_embed_dim=512, decoder_hidden_dim=1024, decoder_ffn_embed_dim=1024,
           decoder_z_dim=128, decoder_n_dim=16, decoder_chunk_size=128, rel_pos_bias="rotary",
           normalize_before=True, no_affine_final_norm=True, share_decoder_input_output_embed=True,
           truncation_length=None, dropout=0.1, attention_dropout=0.0, hidden_dropout=0.0, activation_dropout=0.0)

@@ -22,6 +22,7 @@ from mega_plugin.models.embeddings import token_embedding
 from mega_plugin.models.layer_config import decoder_config, nmt_encoder_config
 from mega_plugin.models.original_behaviour import PLUGIN_VERSION, add_behaviour_args, apply_behaviour
 from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, SequenceNorm
+from mega_plugin.models.arch_defaults import set_defaults
 from mega_plugin.modules.dropout import Dropout
 
 DEFAULT_MAX_POSITIONS = 1024
@@ -196,21 +197,17 @@ class MegaDecoder(_EmbeddingMixin, FairseqIncrementalDecoder):
         return self.max_target_positions
 
 
-def _arch(args, **defaults):
-    for name, value in defaults.items():
-        setattr(args, name, getattr(args, name, value))
-
 
 @register_model_architecture("mega", "mega")
 def base_architecture(args):
-    _arch(args, encoder_embed_path=None, encoder_embed_dim=512, encoder_hidden_dim=1024, encoder_z_dim=128,
+    set_defaults(args, encoder_embed_path=None, encoder_embed_dim=512, encoder_hidden_dim=1024, encoder_z_dim=128,
           encoder_n_dim=16, encoder_layers=6, encoder_chunk_size=-1)
-    _arch(args, encoder_ffn_embed_dim=args.encoder_hidden_dim)
-    _arch(args, decoder_embed_path=None, decoder_embed_dim=args.encoder_embed_dim,
+    set_defaults(args, encoder_ffn_embed_dim=args.encoder_hidden_dim)
+    set_defaults(args, decoder_embed_path=None, decoder_embed_dim=args.encoder_embed_dim,
           decoder_hidden_dim=args.encoder_hidden_dim, decoder_ffn_embed_dim=args.encoder_ffn_embed_dim,
           decoder_z_dim=args.encoder_z_dim, decoder_n_dim=args.encoder_n_dim, decoder_layers=6,
           decoder_chunk_size=args.encoder_chunk_size)
-    _arch(args, decoder_input_dim=args.decoder_embed_dim, dropout=0.1, attention_dropout=0.0, hidden_dropout=0.0,
+    set_defaults(args, decoder_input_dim=args.decoder_embed_dim, dropout=0.1, attention_dropout=0.0, hidden_dropout=0.0,
           activation_dropout=0.0, feature_dropout=False, rel_pos_bias="simple", normalization_type="layernorm",
           normalize_before=False, normalize_embedding=False, no_scale_embedding=False, adaptive_softmax_cutoff=None,
           adaptive_softmax_dropout=0, share_decoder_input_output_embed=False, share_all_embeddings=False,
@@ -222,13 +219,13 @@ def base_architecture(args):
 
 @register_model_architecture("mega", "mega_wmt_en_de")
 def mega_wmt_en_de(args):
-    _arch(args, encoder_embed_dim=512, encoder_hidden_dim=1024, encoder_ffn_embed_dim=1024, encoder_z_dim=128,
+    set_defaults(args, encoder_embed_dim=512, encoder_hidden_dim=1024, encoder_ffn_embed_dim=1024, encoder_z_dim=128,
           dropout=0.1, attention_dropout=0.1, hidden_dropout=0.1, activation_dropout=0.1)
     base_architecture(args)
 
 
 @register_model_architecture("mega", "mega_wmt_en_de_big")
 def mega_wmt_en_de_big(args):
-    _arch(args, encoder_embed_dim=1024, encoder_hidden_dim=2048, encoder_ffn_embed_dim=2048, encoder_z_dim=256,
+    set_defaults(args, encoder_embed_dim=1024, encoder_hidden_dim=2048, encoder_ffn_embed_dim=2048, encoder_z_dim=256,
           dropout=0.3, attention_dropout=0.1, hidden_dropout=0.1, activation_dropout=0.1)
     base_architecture(args)

@@ -6,6 +6,7 @@ Waveforms ``[B, 16000]`` are embedded sample by sample (``RealNumberEmbedding``)
 
 from fairseq.models import register_model, register_model_architecture
 
+from mega_plugin.models.arch_defaults import set_defaults
 from mega_plugin.models.lra import SentenceClassificationModel, SentenceEncoderWrapper, add_classifier_args
 from mega_plugin.models.sentence_encoder import MegaSentenceEncoder
 
@@ -26,16 +27,12 @@ class SCRawModel(SentenceClassificationModel):
         return cls(args, SentenceEncoderWrapper(args, None, MegaSentenceEncoder(args, embed_norm=False)))
 
 
-def _arch(args, **defaults):
-    for name, value in defaults.items():
-        setattr(args, name, getattr(args, name, value))
-
 
 @register_model_architecture("sc_raw", "sc_raw")
 def sc_raw_base(args):
-    _arch(args, apply_bert_init=False, layer_type="mega", encoder_layers=6, encoder_embed_dim=60,
+    set_defaults(args, apply_bert_init=False, layer_type="mega", encoder_layers=6, encoder_embed_dim=60,
           encoder_hidden_dim=120)
-    _arch(args, encoder_ffn_embed_dim=args.encoder_hidden_dim, z_dim=30, n_dim=16, dropout=0.0, attention_dropout=0.0,
+    set_defaults(args, encoder_ffn_embed_dim=args.encoder_hidden_dim, z_dim=30, n_dim=16, dropout=0.0, attention_dropout=0.0,
           act_dropout=0.0, feature_dropout=False, activation_fn="silu", attention_activation_fn="laplace",
           norm_type="batchnorm", encoder_normalize_before=True, classifier_layers=1,
           classifier_out_dim=2 * args.encoder_embed_dim, sentence_class_num=10, classifier_activation_fn="gelu",
@@ -55,6 +52,6 @@ def mega_sc_raw_base(args):
 
 @register_model_architecture("sc_raw", "mega_sc_raw_big")
 def mega_sc_raw_big(args):
-    _arch(args, encoder_embed_dim=72, encoder_hidden_dim=144, encoder_ffn_embed_dim=144, z_dim=36,
+    set_defaults(args, encoder_embed_dim=72, encoder_hidden_dim=144, encoder_ffn_embed_dim=144, z_dim=36,
           classifier_out_dim=144)
     sc_raw_base(args)

@@ -6,13 +6,12 @@ one class per line (optional). Pixels become ``(v / 255 - mean) / std`` with ``-
 
 import os
 
-import numpy as np
-from fairseq.data import IdDataset, NestedDictionaryDataset, NumSamplesDataset, SortDataset, data_utils
+from fairseq.data import IdDataset, NestedDictionaryDataset, NumSamplesDataset
 from fairseq.data.base_wrapper_dataset import BaseWrapperDataset
-from fairseq.tasks import LegacyFairseqTask, register_task
+from fairseq.tasks import register_task
 
 from mega_plugin.data.pixel_sequence_dataset import LabelDataset, PixelSequenceDataset
-from mega_plugin.tasks.lra_text import add_lra_task_args, require
+from mega_plugin.tasks.classification_base import ClassificationTask, add_classification_task_args, require
 
 
 class _Lengths(BaseWrapperDataset):
@@ -33,10 +32,10 @@ class _TotalLength(_Lengths):
 
 
 @register_task("lra-image")
-class LRAImageTask(LegacyFairseqTask):
+class LRAImageTask(ClassificationTask):
     @staticmethod
     def add_args(parser):
-        add_lra_task_args(parser)
+        add_classification_task_args(parser)
         parser.add_argument("--pixel-normalization", type=float, nargs="+", default=None,
                             help="mean and std of the pixel normalisation (default 0.5 0.5)")
 
@@ -46,8 +45,6 @@ class LRAImageTask(LegacyFairseqTask):
         if len(normalization) != 2:
             raise ValueError(f"--pixel-normalization takes MEAN STD, got {normalization}")
         self.mean, self.std = normalization
-        self.max_positions_value = getattr(args, "max_positions", None)
-        args.tokens_per_sample = self.max_positions_value
 
     @classmethod
     def setup_task(cls, args, **kwargs):
@@ -66,20 +63,4 @@ class LRAImageTask(LegacyFairseqTask):
         label_path = os.path.join(self.args.data, "label", f"{split}.label")
         if os.path.exists(label_path):
             items["target"] = LabelDataset(label_path)
-        dataset = NestedDictionaryDataset(items, sizes=[pixels.sizes])
-        if not self.args.no_shuffle:
-            with data_utils.numpy_seed(self.args.seed):
-                dataset = SortDataset(dataset, sort_order=[np.random.permutation(len(dataset))])
-        self.datasets[split] = dataset
-        return dataset
-
-    def max_positions(self):
-        return self.max_positions_value
-
-    @property
-    def source_dictionary(self):
-        return None
-
-    @property
-    def target_dictionary(self):
-        return None
+        return self.register(split, NestedDictionaryDataset(items, sizes=[pixels.sizes]))

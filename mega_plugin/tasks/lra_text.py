@@ -8,7 +8,6 @@ embedding has one extra row) and prepended to every sequence with ``--sen-rep-ty
 
 import os
 
-import numpy as np
 from fairseq.data import (
     Dictionary,
     IdDataset,
@@ -18,36 +17,20 @@ from fairseq.data import (
     OffsetTokensDataset,
     PrependTokenDataset,
     RightPadDataset,
-    SortDataset,
     StripTokenDataset,
     TruncateDataset,
     data_utils,
 )
-from fairseq.tasks import LegacyFairseqTask, register_task
+from fairseq.tasks import register_task
 
-
-def add_lra_task_args(parser):
-    """Flags shared by the LRA / speech-commands tasks (several are accepted but unused, as in the original)."""
-    parser.add_argument("data", metavar="FILE", help="data directory")
-    parser.add_argument("--num-classes", type=int, default=-1, help="(unused)")
-    parser.add_argument("--regression-target", action="store_true", default=False, help="(unused)")
-    parser.add_argument("--no-shuffle", action="store_true", default=False, help="keep the data order")
-    parser.add_argument("--shorten-method", default="none", choices=["none", "truncate", "random_crop"],
-                        help="(unused)")
-    parser.add_argument("--shorten-data-split-list", default="", help="(unused)")
-
-
-def require(path: str, what: str) -> str:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    return path
+from mega_plugin.tasks.classification_base import ClassificationTask, add_classification_task_args, require
 
 
 @register_task("lra-text")
-class LRATextTask(LegacyFairseqTask):
+class LRATextTask(ClassificationTask):
     @staticmethod
     def add_args(parser):
-        add_lra_task_args(parser)
+        add_classification_task_args(parser)
         parser.add_argument("--init-token", type=int, default=None, help="(unused)")
         parser.add_argument("--separator-token", type=int, default=None, help="(unused)")
 
@@ -55,9 +38,7 @@ class LRATextTask(LegacyFairseqTask):
         super().__init__(args)
         self.dictionary = dictionary
         self._label_dictionary = label_dictionary
-        self.max_positions_value = getattr(args, "max_positions", None)
         self.prepend_cls = getattr(args, "sen_rep_type", "mp") == "cls"
-        args.tokens_per_sample = self.max_positions_value
 
     @classmethod
     def setup_task(cls, args, **kwargs):
@@ -95,15 +76,7 @@ class LRATextTask(LegacyFairseqTask):
         if label is not None:
             items["target"] = OffsetTokensDataset(StripTokenDataset(label, self._label_dictionary.eos()),
                                                   offset=-self._label_dictionary.nspecial)
-        dataset = NestedDictionaryDataset(items, sizes=[src.sizes])
-        if not self.args.no_shuffle:
-            with data_utils.numpy_seed(self.args.seed):
-                dataset = SortDataset(dataset, sort_order=[np.random.permutation(len(dataset))])
-        self.datasets[split] = dataset
-        return dataset
-
-    def max_positions(self):
-        return self.max_positions_value
+        return self.register(split, NestedDictionaryDataset(items, sizes=[src.sizes]))
 
     @property
     def source_dictionary(self):

@@ -9,10 +9,10 @@ import os
 
 import numpy as np
 import torch
-from fairseq.data import FairseqDataset, SortDataset, data_utils
-from fairseq.tasks import LegacyFairseqTask, register_task
+from fairseq.data import FairseqDataset
+from fairseq.tasks import register_task
 
-from mega_plugin.tasks.lra_text import add_lra_task_args
+from mega_plugin.tasks.classification_base import ClassificationTask, add_classification_task_args
 
 SPLIT_NAMES = {"train": "train", "valid": "val", "test": "test"}
 
@@ -52,18 +52,13 @@ class SpeechCommandsDataset(FairseqDataset):
 
 
 @register_task("speech_commands")
-class SpeechCommandsTask(LegacyFairseqTask):
+class SpeechCommandsTask(ClassificationTask):
     @staticmethod
     def add_args(parser):
-        add_lra_task_args(parser)
+        add_classification_task_args(parser)
         parser.add_argument("--sc-all-classes", action="store_true", default=False, help="use all 35 classes")
         parser.add_argument("--sc-dropped-rate", type=float, default=0.0, help="rate of dropped samples")
         parser.add_argument("--mfcc", action="store_true", default=False, help="MFCC features instead of raw audio")
-
-    def __init__(self, args):
-        super().__init__(args)
-        self.max_positions_value = getattr(args, "max_positions", None)
-        args.tokens_per_sample = self.max_positions_value
 
     @classmethod
     def setup_task(cls, args, **kwargs):
@@ -86,20 +81,4 @@ class SpeechCommandsTask(LegacyFairseqTask):
                     f"speech_commands data not found: {path} (expected preprocessed tensors "
                     f"processed_data/<variant>/{{train,val,test}}_{{X,y}}.pt; nothing is downloaded)"
                 )
-        dataset = SpeechCommandsDataset(*(torch.load(path, weights_only=True) for path in paths))
-        if not self.args.no_shuffle:
-            with data_utils.numpy_seed(self.args.seed):
-                dataset = SortDataset(dataset, sort_order=[np.random.permutation(len(dataset))])
-        self.datasets[split] = dataset
-        return dataset
-
-    def max_positions(self):
-        return self.max_positions_value
-
-    @property
-    def source_dictionary(self):
-        return None
-
-    @property
-    def target_dictionary(self):
-        return None
+        return self.register(split, SpeechCommandsDataset(*(torch.load(path, weights_only=True) for path in paths)))
