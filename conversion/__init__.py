@@ -1,5 +1,7 @@
 """Converters between fairseq Mega checkpoints and the Hugging Face ``MegaConfig`` layout (transformers 4.x).
 
+Causal LMs (``mega_lm`` <-> ``MegaForCausalLM``) and masked LMs (``mega_mlm`` <-> ``MegaForMaskedLM``).
+
     from conversion import to_hf, from_hf
     to_hf("checkpoint.pt", "hf_dir")            # fairseq mega_lm -> MegaForCausalLM
     from_hf("hf_dir", "fairseq/checkpoint.pt")  # MegaForCausalLM -> fairseq mega_lm

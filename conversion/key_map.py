@@ -1,4 +1,4 @@
-"""Declarative key map between the fairseq ``mega_lm`` decoder and HF ``MegaForCausalLM``.
+"""Declarative key maps: fairseq ``mega_lm`` <-> HF ``MegaForCausalLM``, ``mega_mlm`` <-> ``MegaForMaskedLM``.
 
 Inside a Mega block only nine names differ (``BLOCK_RENAMES``). Model-level entries (``CAUSAL_LM``) map whole
 keys; ``{i}`` stands for the layer index. Tensor transforms are named in the tables and applied by the converters:
@@ -28,6 +28,14 @@ CAUSAL_LM = [
     ("decoder.output_projection.bias", "lm_head.bias", None),
     ("decoder.final_norm.{rest}", "final_norm.{rest}", None),  # only with --remote-code
     ("decoder.layers.{i}.{rest}", "mega.layers.{i}.{rest}", "block"),
+]
+
+
+MASKED_LM = [
+    ("encoder.embed_tokens.weight", "mega.embedding_layer.word_embeddings.weight", "scale_embedding"),
+    ("encoder.lm_head.weight", "mlm_head.weight", None),
+    ("encoder.lm_head.bias", "mlm_head.bias", None),
+    ("encoder.layers.{i}.{rest}", "mega.layers.{i}.{rest}", "block"),
 ]
 
 

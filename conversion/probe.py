@@ -1,4 +1,4 @@
-"""Run a fairseq LM and an HF causal LM on the same padded probe batch and measure the logit difference."""
+"""Run a fairseq model and its HF counterpart on the same padded probe batch and measure the logit difference."""
 
 import torch
 
@@ -16,18 +16,16 @@ def probe_tokens(vocab_size: int, length: int, seed: int = 0) -> torch.Tensor:
 
 
 def probe_length(chunk_size: int, max_positions: int) -> int:
-    """HF chunked decoders need a multiple of the chunk; simple bias tables need <= max_positions."""
-    if chunk_size > 0:
-        return 2 * chunk_size if 2 * chunk_size <= max(max_positions, 2 * chunk_size) else chunk_size
-    return min(16, max_positions)
+    """HF's chunked models need a multiple of the chunk; unchunked simple bias tables need <= max_positions."""
+    return 2 * chunk_size if chunk_size > 0 else min(16, max_positions)
 
 
-def compare(fairseq_model, hf_model, tokens: torch.Tensor) -> float:
-    """Max abs logit difference at non-pad positions; raises if above the tolerance."""
+def compare(ours: torch.Tensor, hf_model, tokens: torch.Tensor, causal: bool = True) -> float:
+    """Max abs difference between our logits and the HF model's at non-pad positions; raises above the tolerance."""
     pad = tokens.eq(1)
     with torch.no_grad():
-        ours = fairseq_model.decoder(tokens)[0]
-        theirs = hf_model(input_ids=tokens, attention_mask=(~pad).long(), use_cache=False).logits
+        extra = {"use_cache": False} if causal else {}
+        theirs = hf_model(input_ids=tokens, attention_mask=(~pad).long(), **extra).logits
     diff = (ours - theirs)[~pad].abs().max().item()
     if not diff <= TOLERANCE:
         raise ConversionError(f"converted model disagrees on the probe batch: max abs logit diff {diff:.3g} > {TOLERANCE}")

@@ -1,4 +1,4 @@
-"""HF MegaForCausalLM <-> fairseq mega_lm: fixtures reproduced, round trips exact, refusals clean."""
+"""HF MegaForCausalLM / MegaForMaskedLM <-> fairseq mega_lm / mega_mlm: fixtures, exact round trips, refusals."""
 
 import json
 import subprocess
@@ -14,6 +14,7 @@ from fixture_utils import FIXTURES, ORIGINAL, max_abs_diff
 HF = FIXTURES / "hf"
 CAUSAL = ["clm_softmax_rotary", "clm_laplace_simple", "clm_softmax_simple_chunk4",
           "clm_softmax_simple_postnorm_trunc4"]
+MASKED = ["mlm_softmax_rotary", "mlm_laplace_simple_trunc4", "mlm_softmax_simple_chunk4"]
 TOL = 1e-5
 
 
@@ -25,36 +26,38 @@ def _load_fairseq(path):
     return models[0].eval()
 
 
-@pytest.mark.parametrize("case", CAUSAL)
+@pytest.mark.parametrize("case", CAUSAL + MASKED)
 def test_from_hf_reproduces_hf_logits_in_fairseq(case, tmp_path):
     from_hf(HF / case, tmp_path / "model.pt")
     model = _load_fairseq(tmp_path / "model.pt")
     inputs, expected = torch.load(HF / case / "inputs.pt"), torch.load(HF / case / "expected.pt")
     keep = inputs["attention_mask"].bool()
     with torch.no_grad():
-        logits = model.decoder(inputs["input_ids"])[0]
+        logits = model.decoder(inputs["input_ids"])[0] if case in CAUSAL else model(inputs["input_ids"])[0]
     assert max_abs_diff(logits, expected["logits"], keep) <= TOL
 
 
-@pytest.mark.parametrize("case", CAUSAL)
+@pytest.mark.parametrize("case", CAUSAL + MASKED)
 def test_round_trip_hf_fairseq_hf_is_tensor_identical(case, tmp_path):
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     from_hf(HF / case, tmp_path / "fs" / "model.pt")
     to_hf(tmp_path / "fs" / "model.pt", tmp_path / "hf")
     original, back = load_file(HF / case / "model.safetensors"), load_file(tmp_path / "hf" / "model.safetensors")
     config = json.loads((HF / case / "config.json").read_text())
-    assert set(back) - set(original) <= {"lm_head.weight"}
+    assert set(back) - set(original) <= {"lm_head.weight", "mlm_head.weight"}
     for key, value in original.items():
         if key.endswith("rel_pos_bias.rel_pos_bias") and config["use_chunking"]:
             used = 2 * config["chunk_size"] - 1  # HF never reads the tail of a chunked simple table
             assert torch.equal(back[key][:used], value[:used])
         else:
             assert torch.equal(back[key], value), key
-    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    auto = AutoModelForCausalLM if case in CAUSAL else AutoModelForMaskedLM
+    reloaded = auto.from_pretrained(tmp_path / "hf").eval()
     inputs, expected = torch.load(HF / case / "inputs.pt"), torch.load(HF / case / "expected.pt")
+    extra = {"use_cache": False} if case in CAUSAL else {}
     with torch.no_grad():
-        logits = reloaded(**{k: inputs[k] for k in ("input_ids", "attention_mask")}, use_cache=False).logits
+        logits = reloaded(**{k: inputs[k] for k in ("input_ids", "attention_mask")}, **extra).logits
     assert max_abs_diff(logits, expected["logits"], inputs["attention_mask"].bool()) <= TOL
 
 
