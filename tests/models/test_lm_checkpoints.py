@@ -79,3 +79,39 @@ def test_beam_reordering_of_the_decoder_state(tmp_path):
         reordered = model.decoder(tokens[order, :6], incremental_state=state)[0][:, -1]
         expected = model.decoder(tokens[order, :6])[0][:, -1]
     assert max_abs_diff(reordered, expected) <= TOL
+
+
+def test_resume_training_from_an_original_checkpoint(tmp_path):
+    """--restore-file continues the original run: update counter, Adam state and LR schedule carry over."""
+    import random
+    import re
+    import shutil
+
+    from plugin_utils import run_cli
+
+    words = [line.split()[0] for line in (ORIGINAL / "lm_softmax" / "dict.txt").read_text().splitlines()]
+    rng = random.Random(0)
+    for split, count in (("train", 60), ("valid", 8)):
+        lines = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 15))) for _ in range(count)]
+        (tmp_path / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    run_cli("preprocess", "--only-source", "--srcdict", ORIGINAL / "lm_softmax" / "dict.txt", "--trainpref",
+            tmp_path / "train.txt", "--validpref", tmp_path / "valid.txt", "--destdir", tmp_path / "bin")
+    save = tmp_path / "ckpt"
+    save.mkdir()
+    shutil.copy(ORIGINAL / "lm_softmax" / "checkpoint_last.pt", save / "checkpoint_last.pt")
+    # the model flags of the original run (first line of its train.log)
+    output = run_cli(
+        "train", tmp_path / "bin", "--cpu", "--task", "language_modeling", "-a", "mega_lm", "--decoder-embed-dim", "16",
+        "--decoder-hidden-dim", "32", "--decoder-ffn-embed-dim", "32", "--decoder-z-dim", "8", "--decoder-n-dim", "4",
+        "--decoder-layers", "2", "--activation-fn", "silu", "--normalize-before", "--normalization-type", "layernorm",
+        "--activation-dropout", "0.0", "--optimizer", "adam", "--lr", "0.01", "--adam-betas", "(0.9, 0.98)",
+        "--clip-norm", "0.25", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "5", "--warmup-init-lr", "0.0001",
+        "--criterion", "cross_entropy", "--max-tokens", "256", "--max-update", "43", "--decoder-chunk-size", "8",
+        "--rel-pos-bias", "rotary", "--truncation-length", "64", "--max-target-positions", "256",
+        "--tokens-per-sample", "64", "--save-dir", save, "--log-format", "simple", "--log-interval", "1",
+        "--no-epoch-checkpoints", "--reset-dataloader",
+    )
+    assert "Loaded checkpoint" in output and "@ 40 updates" in output
+    first = re.search(r"num_updates=41, lr=([0-9.e-]+)", output)
+    assert first is not None
+    assert float(first.group(1)) == pytest.approx(0.01 * (5 / 41) ** 0.5, rel=1e-4)  # inverse_sqrt continued
