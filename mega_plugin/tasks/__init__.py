@@ -1,3 +1,3 @@
 """fairseq tasks registered by the Mega plugin."""
 
-from mega_plugin.tasks import lra_image, lra_text, speech_commands  # noqa: F401
+from mega_plugin.tasks import lra_image, lra_text, mega_language_modeling, speech_commands  # noqa: F401

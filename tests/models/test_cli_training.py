@@ -209,3 +209,27 @@ def test_two_process_training_matches_update_freq_two(lm_data):
     curve = lambda text: [float(x) for x in re.findall(r"train_inner .*? loss=([0-9.]+)", text)]  # noqa: E731
     assert len(curve(single)) == 3
     assert curve(outputs[0]) == pytest.approx(curve(single), abs=2e-3)
+
+
+def test_variable_blocks_and_valid_blocks(lm_data):
+    """mega_language_modeling: whole-sentence training blocks of 2..3 chunks, validation cut into 2 blocks."""
+    from fairseq.data import Dictionary, data_utils
+
+    from mega_plugin.data.variable_block_dataset import VariableBlockDataset
+    from mega_plugin.tasks.mega_language_modeling import parse_valid_block
+
+    dictionary = Dictionary.load(str(lm_data / "bin" / "dict.txt"))
+    tokens = data_utils.load_indexed_dataset(str(lm_data / "bin" / "train"), dictionary)
+    blocks = VariableBlockDataset(tokens, tokens.sizes, 8, 2, 3, dictionary.eos(), seed=1)
+    assert blocks.sizes.max() <= 24 and blocks.sizes.sum() == tokens.sizes.sum()
+    source, target, _ = blocks[0]
+    assert source[0] == dictionary.eos() and torch.equal(source[1:], target[:-1])
+    assert parse_valid_block("splits:2", 101) == 51 and parse_valid_block("size:64", 101) == 64
+    with pytest.raises(ValueError, match="size:N or splits:N"):
+        parse_valid_block("blocks:3", 10)
+    output = run_cli("train", lm_data / "bin", "--task", "mega_language_modeling", *LM_ARCH[:-4],
+                     "--decoder-chunk-size", "8", "--variant-block-multiple-min", "2", "--variant-block-multiple-max",
+                     "3", "--sample-break-mode", "complete", "--valid-block", "splits:2", "--tokens-per-sample", "64",
+                     *COMMON, "--total-num-update", "10", "--max-update", "4", "--batch-size", "4",
+                     "--save-dir", lm_data / "variable", "--no-save")
+    assert re.search(r"\| valid .*\| loss [0-9.]+", output)
