@@ -1,5 +1,7 @@
 """mega_plugin: Mega (Ma et al. 2022) as a fairseq 0.12 --user-dir plugin, plus HF converters."""
 
+import pathlib
+
 from setuptools import find_packages, setup
 
 HF = ["transformers>=4.29,<5", "safetensors"]
@@ -8,7 +10,7 @@ setup(
     name="mega_plugin",
     version="0.1.0",
     description="Mega: Moving Average Equipped Gated Attention, as a fairseq 0.12 plugin",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(pathlib.Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mega_plugin", "mega_plugin.*", "conversion", "conversion.*"]),
     python_requires=">=3.9",
@@ -22,6 +24,7 @@ setup(
     ],
     extras_require={"hf": HF, "test": ["pytest", "hypothesis"] + HF},
     entry_points={
+        # console scripts: one line per command, "name=module:function"
         "console_scripts": [
             "mega-eval-lm=mega_plugin.cli.eval_lm:main",
             "mega-convert=conversion.cli:main",

@@ -1,13 +1,15 @@
 """Converters between fairseq Mega checkpoints and the Hugging Face ``MegaConfig`` layout (transformers 4.x).
 
-Causal LMs (``mega_lm`` <-> ``MegaForCausalLM``) and masked LMs (``mega_mlm`` <-> ``MegaForMaskedLM``).
+Causal LMs (``mega_lm`` <-> ``MegaForCausalLM``) and masked LMs (``mega_mlm`` <-> ``MegaForMaskedLM``):
 
     from conversion import to_hf, from_hf
-    to_hf("checkpoint.pt", "hf_dir")            # fairseq mega_lm -> MegaForCausalLM
-    from_hf("hf_dir", "fairseq/checkpoint.pt")  # MegaForCausalLM -> fairseq mega_lm
+    to_hf("checkpoint.pt", "hf_dir")                     # fairseq -> HF (remote_code=True for pre-norm models)
+    from_hf("hf_dir", "fairseq/checkpoint.pt")           # HF -> fairseq (dict.txt beside the checkpoint)
 
-Both directions read the same tables (``key_map``, ``config_map``); every conversion is checked by running both
-models on a padded probe batch before anything is written, and written atomically.
+Both directions read the same tables (``key_map``: weight names and tensor transforms; ``config_map``: config
+fields); every conversion is checked by running both models on a padded probe batch before anything is written,
+and written atomically. Both return the measured max abs logit difference. Refusals raise ``ConversionError``.
+See conversion/README.md.
 """
 
 from conversion.errors import ConversionError

@@ -7,14 +7,19 @@ import shutil
 import tempfile
 
 
+def _staging_folder(beside: pathlib.Path) -> pathlib.Path:
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    return pathlib.Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
+
+
 @contextlib.contextmanager
 def atomic_directory(target):
-    """Yields a temporary directory that becomes ``target`` if the block succeeds (``target`` must not exist)."""
+    """Yields a temporary folder that becomes ``target`` if the block succeeds (``target`` must not exist or be
+    empty)."""
     target = pathlib.Path(target)
-    if target.exists() and any(target.iterdir()):
-        raise FileExistsError(f"output directory is not empty: {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"output exists and is not an empty folder: {target}")
+    staging = _staging_folder(target)
     try:
         yield staging
         if target.exists():
@@ -26,20 +31,14 @@ def atomic_directory(target):
 
 
 @contextlib.contextmanager
-def atomic_files(targets):
-    """Yields temporary paths (same folders) that replace ``targets`` together if the block succeeds."""
-    targets = [pathlib.Path(t) for t in targets]
-    staged = []
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(handle)
-        staged.append(pathlib.Path(name))
+def atomic_files(folder, names):
+    """Yields a temporary folder inside ``folder``; the files ``names`` written there are moved into ``folder`` if
+    the block succeeds. The temporary folder is removed in every case."""
+    folder = pathlib.Path(folder)
+    staging = _staging_folder(folder / names[0])
     try:
-        yield staged
-        for source, target in zip(staged, targets):
-            os.replace(source, target)
-    except BaseException:
-        for source in staged:
-            source.unlink(missing_ok=True)
-        raise
+        yield staging
+        for name in names:
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The single error type of the converters (one line naming the problem)."""
+"""The converters' error type: a one-line message naming what cannot be converted and why."""
 
 
 class ConversionError(ValueError):

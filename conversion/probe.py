@@ -28,5 +28,7 @@ def compare(ours: torch.Tensor, hf_model, tokens: torch.Tensor, causal: bool = T
         theirs = hf_model(input_ids=tokens, attention_mask=(~pad).long(), **extra).logits
     diff = (ours - theirs)[~pad].abs().max().item()
     if not diff <= TOLERANCE:
-        raise ConversionError(f"converted model disagrees on the probe batch: max abs logit diff {diff:.3g} > {TOLERANCE}")
+        raise ConversionError(
+            f"converted model disagrees on the probe batch: max abs logit diff {diff:.3g} > {TOLERANCE}"
+        )
     return diff

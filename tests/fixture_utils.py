@@ -21,8 +21,8 @@ _SAFE_GLOBALS.append(_numpy_scalar)
 def load_case(name: str):
     """Returns ``(args, state_dict, inputs, outputs)`` of an original fixture case."""
     folder = ORIGINAL / name
-    with torch.serialization.safe_globals(_SAFE_GLOBALS):
-        checkpoint = torch.load(folder / "checkpoint_last.pt", map_location="cpu", weights_only=True)
+    torch.serialization.add_safe_globals(_SAFE_GLOBALS)  # additive: never removes the plugin's allow-list
+    checkpoint = torch.load(folder / "checkpoint_last.pt", map_location="cpu", weights_only=True)
     inputs = torch.load(folder / "inputs.pt", weights_only=True)
     outputs = torch.load(folder / "outputs.pt", weights_only=True)
     return checkpoint["args"], checkpoint["model"], inputs, outputs

@@ -4,7 +4,8 @@ Each evaluation block (``--tokens-per-sample``, ``--sample-break-mode``) is fed 
 segments of ``--test-chunk-size * --chunk-nums`` tokens; the incremental state (EMA state, keys/values of the open
 chunk) is carried from segment to segment, so every token sees the whole block before it while memory stays
 bounded by the segment. ``--test-chunk-size`` also sets the model's attention chunk (``decoder_chunk_size``; only
-models with rotary position bias accept a chunk size other than their training one).
+models with rotary position bias accept a chunk size other than their training one). As in the original, blocks
+are not filtered by the model's ``max_positions``: chunked (or rotary) models score blocks of any length.
 
     mega-eval-lm DATA --path checkpoint.pt --gen-subset test --tokens-per-sample 2048 --test-chunk-size 1024
 
@@ -52,12 +53,24 @@ def main(argv=None):
 
     parser = build_parser()
     args = options.parse_args_and_arch(parser, argv)
+    if args.context_window > 0:
+        raise ValueError("--context-window is not supported by mega-eval-lm: the carried incremental state already "
+                         "gives every token the whole block before it")
+    if args.chunk_nums < 1:
+        raise ValueError(f"--chunk-nums must be >= 1, got {args.chunk_nums}")
     use_cuda = torch.cuda.is_available() and not args.cpu
     overrides = ast.literal_eval(args.model_overrides) if args.model_overrides else {}
     overrides["data"] = args.data
     if args.test_chunk_size is not None:
         overrides["decoder_chunk_size"] = args.test_chunk_size
-    models, cfg = checkpoint_utils.load_model_ensemble(args.path.split(":"), arg_overrides=overrides)
+    try:
+        models, cfg = checkpoint_utils.load_model_ensemble(args.path.split(":"), arg_overrides=overrides)
+    except RuntimeError as error:
+        if args.test_chunk_size is not None and "rel_pos_bias" in str(error):
+            raise ValueError("--test-chunk-size differs from the training chunk size, which only models with "
+                             "--rel-pos-bias rotary accept (the simple bias table has one entry per chunk offset)"
+                             ) from error
+        raise
     model = models[0].eval()
     if not hasattr(model.decoder, "layers") or not hasattr(model.decoder, "get_incremental_state"):
         raise ValueError("mega-eval-lm needs a Mega language model checkpoint (--arch mega_lm*)")
@@ -73,7 +86,7 @@ def main(argv=None):
     dataset = task.dataset(args.gen_subset)
     iterator = task.get_batch_iterator(
         dataset=dataset, max_tokens=args.max_tokens or 36000, max_sentences=args.batch_size,
-        max_positions=utils.resolve_max_positions(*[m.max_positions() for m in models]),
+        max_positions=10**6,
         ignore_invalid_inputs=True, num_shards=args.num_shards, shard_id=args.shard_id,
         num_workers=args.num_workers,
     ).next_epoch_itr(shuffle=False)

@@ -1,6 +1,8 @@
-"""Images as pixel sequences for ``lra-image``: one image per line of space-separated grey values 0..255.
+"""Grey images as pixel sequences (``lra-image``): one image per line of space-separated integers 0..255.
 
-Item i -> float32 ``[L]`` with ``(value / 255 - mean) / std``, truncated to ``max_positions``.
+Item i -> float32 ``[L]`` = ``(value / 255 - mean) / std`` (same float32 operations as the original), cut to the
+first ``max_positions`` pixels. Batches stack to ``[B, L]``: every image of a batch must have the same length.
+Pixels are kept as uint8 in memory and normalised when an item is read.
 """
 
 import numpy as np
@@ -8,20 +10,32 @@ import torch
 from fairseq.data import FairseqDataset
 
 
+def read_pixel_rows(path, max_positions=None):
+    """Lines of ``path`` -> list of uint8 arrays (one per line, truncated to ``max_positions``)."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            values = np.array(line.split(), dtype=np.int64)
+            if values.size and (values.min() < 0 or values.max() > 255):
+                raise ValueError(f"{path}, line {number}: pixel values must lie in 0..255")
+            rows.append(values[:max_positions].astype(np.uint8))
+    return rows
+
+
 class PixelSequenceDataset(FairseqDataset):
     def __init__(self, path, mean: float, std: float, max_positions=None):
-        with open(path, encoding="utf-8") as handle:
-            rows = [np.array(line.split(), dtype=np.int64) for line in handle if line.strip()]
-        if max_positions is not None:
-            rows = [row[:max_positions] for row in rows]
-        self.pixels = [torch.from_numpy(((row / 255.0 - mean) / std).astype(np.float32)) for row in rows]
-        self.sizes = np.array([len(row) for row in rows], dtype=np.int64)
+        if std == 0:
+            raise ValueError("--pixel-normalization: the standard deviation must not be 0")
+        self.mean, self.std = float(mean), float(std)
+        self.rows = read_pixel_rows(path, max_positions)
+        self.sizes = np.array([len(row) for row in self.rows], dtype=np.int64)
 
     def __getitem__(self, index):
-        return self.pixels[index]
+        pixels = torch.from_numpy(self.rows[index]).to(torch.float32)
+        return pixels.div(255.0).sub(self.mean).div(self.std)
 
     def __len__(self):
-        return len(self.pixels)
+        return len(self.rows)
 
     def num_tokens(self, index):
         return int(self.sizes[index])
@@ -30,23 +44,8 @@ class PixelSequenceDataset(FairseqDataset):
         return int(self.sizes[index])
 
     def collater(self, samples):
-        if len({len(s) for s in samples}) > 1:
-            raise ValueError("lra-image batches need images of equal length (pixel counts differ)")
-        return torch.stack(samples)
-
-
-class LabelDataset(FairseqDataset):
-    """One integer class per line -> ``torch.long`` scalar items, collated to ``[B]``."""
-
-    def __init__(self, path):
-        with open(path, encoding="utf-8") as handle:
-            self.labels = torch.tensor([int(line) for line in handle if line.strip()], dtype=torch.long)
-
-    def __getitem__(self, index):
-        return self.labels[index]
-
-    def __len__(self):
-        return len(self.labels)
-
-    def collater(self, samples):
+        """``[L]`` items -> ``[B, L]``."""
+        if len({len(sample) for sample in samples}) > 1:
+            lengths = sorted({len(sample) for sample in samples})
+            raise ValueError(f"lra-image batches need images of one length, got pixel counts {lengths}")
         return torch.stack(samples)

@@ -2,13 +2,16 @@
 
 The decoder (original ``MegaDecoderNoCrossAttn``) embeds tokens (scaled by sqrt(D) unless --no-scale-embedding),
 runs causal Mega layers and projects to the vocabulary. Incremental decoding accepts both conventions:
-fairseq's SequenceGenerator passes the whole prefix each step; chunked evaluation (``mega-eval-lm``) passes only
-new tokens. The decoder remembers the tokens it consumed: a call whose tokens extend that history is a prefix
-call and only the new tail is processed; any other call is taken as new tokens.
+fairseq's SequenceGenerator passes the whole prefix each step; chunked evaluation (``mega-eval-lm``, and the
+original code) passes only the new tokens. The rule: the decoder keeps the tokens it has consumed in the
+incremental state; a call whose tokens are longer than that history and begin with it is a prefix call, and only
+the part after the history is processed; any other call is new tokens only. The one ambiguous case, new tokens
+that happen to begin with the whole history, is read as a prefix call; it needs a step longer than everything
+consumed before it, which ``mega-eval-lm`` (equal segments) never makes.
 """
 
 import math
-from typing import Dict, List, Optional
+from typing import List
 
 import torch
 import torch.nn as nn
@@ -38,7 +41,8 @@ class MegaLanguageModel(FairseqLanguageModel):
         add_block_args(parser)
         add_side_args(parser, "decoder")
         parser.add_argument("--decoder-input-dim", type=int, metavar="N", help="embedding dim before project_in_dim")
-        parser.add_argument("--share-decoder-input-output-embed", action="store_true", help="tie input/output embeddings")
+        parser.add_argument("--share-decoder-input-output-embed", action="store_true",
+                            help="tie input/output embeddings")
         parser.add_argument("--adaptive-softmax-cutoff", metavar="EXPR", help="comma separated cutoffs")
         parser.add_argument("--adaptive-softmax-dropout", type=float, metavar="D")
         parser.add_argument("--adaptive-softmax-factor", type=float, metavar="N")
@@ -188,7 +192,6 @@ class MegaLMDecoder(FairseqIncrementalDecoder):
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
         return self.get_normalized_probs_scriptable(net_output, log_probs, sample)
-
 
 
 @register_model_architecture("mega_lm", "mega_lm")

@@ -1,7 +1,10 @@
 """Mega masked language model (``--arch mega_mlm``, new: the original code has none) for fairseq's ``masked_lm``.
 
-Token embedding (scaled by sqrt(D) unless --no-scale-embedding) -> bidirectional Mega layers -> final norm (with
-pre-norm, unless --no-final-norm) -> ``lm_head`` (with bias). It is the fairseq side of HF ``MegaForMaskedLM``.
+Token embedding (scaled by sqrt(D) unless --no-scale-embedding; optional --normalize-embedding) -> bidirectional
+Mega layers (any length: chunks are padded inside the layers) -> final norm (with pre-norm, unless
+--no-final-norm) -> ``lm_head`` (Linear with bias). It is the fairseq side of HF ``MegaForMaskedLM``; keys
+``encoder.{embed_tokens,embed_norm,layers.{i},final_norm,lm_head}.*``. ``model(src_tokens [B, T])`` gives logits
+``[B, T, V]``, or ``[M, V]`` at the ``masked_tokens`` positions (fairseq's ``masked_lm`` criterion).
 """
 
 import math
@@ -29,6 +32,7 @@ class MegaMaskedLMModel(FairseqEncoderModel):
         add_block_args(parser)
         add_side_args(parser, "encoder")
         parser.add_argument("--no-final-norm", action="store_true", help="pre-norm without the final norm")
+        parser.add_argument("--no-affine-final-norm", action="store_true", help="final norm without parameters")
         parser.add_argument("--share-encoder-input-output-embed", action="store_true", help="tie embedding and head")
 
     @classmethod
@@ -52,11 +56,14 @@ class MegaMLMEncoder(FairseqEncoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = token_embedding(len(dictionary), dim, self.padding_idx)
         self.embed_scale = 1.0 if args.no_scale_embedding else math.sqrt(dim)
+        self.embed_norm = SequenceNorm(args.normalization_type, dim) if args.normalize_embedding else None
         self.embedding_dropout = Dropout(args.dropout)
         cfg = nmt_encoder_config(args)
         self.layers = nn.ModuleList([MegaEncoderLayer(cfg) for _ in range(args.encoder_layers)])
         with_final_norm = args.normalize_before and not args.no_final_norm
-        self.final_norm = SequenceNorm(args.normalization_type, dim) if with_final_norm else None
+        self.final_norm = None
+        if with_final_norm:
+            self.final_norm = SequenceNorm(args.normalization_type, dim, affine=not args.no_affine_final_norm)
         self.lm_head = nn.Linear(dim, len(dictionary))
         nn.init.zeros_(self.lm_head.bias)
         if args.share_encoder_input_output_embed:
@@ -65,12 +72,14 @@ class MegaMLMEncoder(FairseqEncoder):
     def forward(self, src_tokens, masked_tokens=None, **kwargs):
         """src_tokens ``[B, T]`` -> (logits ``[B, T, V]`` or ``[M, V]`` at masked positions, extra)."""
         padding_mask = src_tokens.eq(self.padding_idx)
-        x = self.embedding_dropout(self.embed_scale * self.embed_tokens(src_tokens))
+        x = (self.embed_scale * self.embed_tokens(src_tokens)).transpose(0, 1)  # [T, B, D]
+        if self.embed_norm is not None:
+            x = self.embed_norm(x)
+        x = self.embedding_dropout(x)
         if padding_mask.any():
-            x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+            x = x.masked_fill(padding_mask.t().unsqueeze(-1), 0.0)
         else:
             padding_mask = None
-        x = x.transpose(0, 1)
         for layer in self.layers:
             x = layer(x, padding_mask)
         if self.final_norm is not None:
@@ -90,6 +99,7 @@ def mega_mlm(args):
                  encoder_layers=6, encoder_chunk_size=-1, dropout=0.1, attention_dropout=0.0, hidden_dropout=0.0,
                  activation_dropout=0.0, feature_dropout=False, rel_pos_bias="simple", normalization_type="layernorm",
                  normalize_before=False, normalize_embedding=False, no_scale_embedding=False, no_final_norm=False,
+                 no_affine_final_norm=False,
                  share_encoder_input_output_embed=False, activation_fn="silu", attention_activation_fn="softmax",
                  truncation_length=None)
     set_defaults(args, encoder_ffn_embed_dim=args.encoder_hidden_dim)

@@ -3,6 +3,14 @@
 Encoder: scaled embeddings -> bidirectional Mega layers (-> final norm with pre-norm). Decoder: causal Mega layers,
 each followed by gated cross-attention over the encoder output, then the output projection. In incremental mode
 the decoder keeps only the last token of ``prev_output_tokens`` (fairseq's SequenceGenerator convention).
+
+Source padding: fairseq's translation task LEFT-pads the source. An unchunked encoder does not care (the EMA and
+the relative position bias only see offsets, pads are zeroed and masked), but with ``--encoder-chunk-size C`` and a
+source longer than C, left padding moves the chunk boundaries, so a sentence's encoding would depend on the batch.
+Models built by this plugin (``version`` 4) therefore move every row's real tokens to the front before the encoder
+layers and put the outputs back in the caller's layout afterwards (``encoder_out`` stays aligned with
+``src_tokens``). Original checkpoints (``version`` 3) keep the original behaviour (chunks over the padded
+positions), like their cross-attention positions; ``--original-cross-positions`` switches both.
 """
 
 import math
@@ -69,13 +77,21 @@ class MegaModel(FairseqEncoderDecoderModel):
         else:
             decoder_embed = token_embedding(len(tgt_dict), args.decoder_embed_dim, tgt_dict.pad())
         model = cls(args, MegaEncoder(args, src_dict, encoder_embed), MegaDecoder(args, tgt_dict, decoder_embed))
-        apply_behaviour(model, args, PLUGIN_VERSION)
+        model._apply_behaviour(PLUGIN_VERSION)
         return model
 
     def load_state_dict(self, state_dict, strict=True, model_cfg=None, args=None):
         result = super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
-        apply_behaviour(self, self.args, float(self.decoder.version))
+        self._apply_behaviour(float(self.decoder.version))
         return result
+
+    def _apply_behaviour(self, version: float) -> None:
+        """Original-code behaviours for original checkpoints (see ``original_behaviour``), incl. encoder chunks."""
+        apply_behaviour(self, self.args, version)
+        original_positions = getattr(self.args, "original_cross_positions", None)
+        if original_positions is None:
+            original_positions = version < PLUGIN_VERSION
+        self.encoder.pad_invariant_chunks = not original_positions
 
 
 class _EmbeddingMixin:
@@ -101,6 +117,8 @@ class _EmbeddingMixin:
 
 
 class MegaEncoder(_EmbeddingMixin, FairseqEncoder):
+    """Bidirectional Mega encoder; ``pad_invariant_chunks`` (see the module docstring) is set by ``MegaModel``."""
+
     def __init__(self, args, dictionary, embed_tokens):
         super().__init__(dictionary)
         self.register_buffer("version", torch.Tensor([PLUGIN_VERSION]))
@@ -108,10 +126,18 @@ class MegaEncoder(_EmbeddingMixin, FairseqEncoder):
         self.max_source_positions = args.max_source_positions
         self._init_embedding(args, embed_tokens, args.encoder_embed_dim)
         cfg = nmt_encoder_config(args)
+        self.chunk_size = cfg.chunk_size
+        self.pad_invariant_chunks = True
         self.layers = nn.ModuleList([MegaEncoderLayer(cfg) for _ in range(args.encoder_layers)])
-        self.final_norm = SequenceNorm(args.normalization_type, args.encoder_embed_dim) if args.normalize_before else None
+        self.final_norm = None
+        if args.normalize_before:
+            self.final_norm = SequenceNorm(args.normalization_type, args.encoder_embed_dim)
 
     def forward(self, src_tokens, src_lengths=None, return_all_hiddens=False):
+        """src_tokens ``[B, T]`` (any padding side) -> fairseq encoder-out dict (``encoder_out`` ``[T, B, D]``)."""
+        order = self._real_tokens_first(src_tokens)
+        if order is not None:
+            src_tokens = src_tokens.gather(1, order)
         x, padding_mask, embedding = self._embed(src_tokens)
         states = [x] if return_all_hiddens else []
         for layer in self.layers:
@@ -122,6 +148,9 @@ class MegaEncoder(_EmbeddingMixin, FairseqEncoder):
             x = self.final_norm(x)
         if padding_mask is not None:
             x = x.masked_fill(padding_mask.t().unsqueeze(-1), 0.0)
+        if order is not None:  # back to the caller's layout
+            x, states = _unpermute(x, order, 0), [_unpermute(s, order, 0) for s in states]
+            embedding, padding_mask = _unpermute(embedding, order, 1), _unpermute(padding_mask, order, 1)
         return {
             "encoder_out": [x],  # [T, B, D]
             "encoder_padding_mask": [] if padding_mask is None else [padding_mask],  # [B, T]
@@ -130,6 +159,15 @@ class MegaEncoder(_EmbeddingMixin, FairseqEncoder):
             "src_tokens": [],
             "src_lengths": [],
         }
+
+    def _real_tokens_first(self, src_tokens):
+        """Per-row time order ``[B, T]`` putting real tokens first, or None when chunks are not affected."""
+        if not self.pad_invariant_chunks or self.chunk_size <= 0 or src_tokens.size(1) <= self.chunk_size:
+            return None
+        padding_mask = src_tokens.eq(self.padding_idx)
+        if not padding_mask[:, :-1].gt(padding_mask[:, 1:]).any():  # already right-padded (or no padding)
+            return None
+        return padding_mask.long().sort(dim=1, stable=True).indices
 
     def reorder_encoder_out(self, encoder_out, new_order):
         return {
@@ -145,6 +183,13 @@ class MegaEncoder(_EmbeddingMixin, FairseqEncoder):
         return self.max_source_positions
 
 
+def _unpermute(x, order, time_dim):
+    """Inverse of ``x.gather(time_dim, order)`` for ``order`` ``[B, T]`` (time at ``time_dim``, batch at the other)."""
+    index = order if time_dim == 1 else order.t()
+    index = index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return torch.empty_like(x).scatter_(time_dim, index, x)
+
+
 class MegaDecoder(_EmbeddingMixin, FairseqIncrementalDecoder):
     def __init__(self, args, dictionary, embed_tokens):
         super().__init__(dictionary)
@@ -154,7 +199,9 @@ class MegaDecoder(_EmbeddingMixin, FairseqIncrementalDecoder):
         self._init_embedding(args, embed_tokens, args.decoder_embed_dim)
         cfg = decoder_config(args)
         self.layers = nn.ModuleList([MegaDecoderLayer(cfg, cross_attention=True) for _ in range(args.decoder_layers)])
-        self.final_norm = SequenceNorm(args.normalization_type, args.decoder_embed_dim) if args.normalize_before else None
+        self.final_norm = None
+        if args.normalize_before:
+            self.final_norm = SequenceNorm(args.normalization_type, args.decoder_embed_dim)
         self.output_projection = nn.Linear(args.decoder_embed_dim, len(dictionary), bias=False)
         if args.share_decoder_input_output_embed:
             self.output_projection.weight = self.embed_tokens.weight
@@ -163,7 +210,8 @@ class MegaDecoder(_EmbeddingMixin, FairseqIncrementalDecoder):
 
     def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, features_only=False,
                 full_context_alignment=False, alignment_layer=None, src_lengths=None, return_all_hiddens=False):
-        x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, alignment_layer)
+        x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, alignment_layer,
+                                         full_context_alignment=full_context_alignment)
         if not features_only:
             x = self.output_layer(x)
         return x, extra
@@ -172,6 +220,8 @@ class MegaDecoder(_EmbeddingMixin, FairseqIncrementalDecoder):
                          **kwargs):
         if encoder_out is None:
             raise ValueError("the Mega NMT decoder needs the encoder output")
+        if kwargs.get("full_context_alignment"):
+            raise ValueError("full_context_alignment (non-causal decoding) is not supported by the Mega decoder")
         if incremental_state is not None:
             prev_output_tokens = prev_output_tokens[:, -1:]
         alignment_layer = len(self.layers) - 1 if alignment_layer is None else alignment_layer
@@ -195,7 +245,6 @@ class MegaDecoder(_EmbeddingMixin, FairseqIncrementalDecoder):
 
     def max_positions(self):
         return self.max_target_positions
-
 
 
 @register_model_architecture("mega", "mega")

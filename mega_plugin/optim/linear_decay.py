@@ -1,8 +1,13 @@
 """``--lr-scheduler linear_decay`` of the original Mega recipes.
 
-Warm up from ``--warmup-init-lr`` to the peak ``--lr`` over ``--warmup-updates`` updates following
-``init + n^power * (peak - init) / warmup^power``, then decay linearly to ``--end-learning-rate`` at
-``--total-num-update``, and stay there.
+With peak = ``--lr`` (a single value), init = ``--warmup-init-lr`` (default: the peak without warm-up, else
+clamped to >= 0), W = ``--warmup-updates``, T = ``--total-num-update``, end = ``--end-learning-rate``:
+
+    lr(n) = init + n^p * (peak - init) / W^p        for n <= W   (p = --warmup-power, an int)
+          = end + (T - n) * (peak - end) / (T - W)   for W < n < T
+          = end                                      for n >= T
+
+The learning rate only changes per update, never at epoch ends. State: ``{'lr': current lr}``.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +23,7 @@ class LinearDecayConfig(FairseqDataclass):
     warmup_updates: int = field(default=0, metadata={"help": "warm up the learning rate over the first N updates"})
     warmup_power: int = field(default=1, metadata={"help": "exponent of the warm-up curve"})
     warmup_init_lr: float = field(default=-1, metadata={"help": "initial learning rate (default: --lr)"})
-    end_learning_rate: float = field(default=0.0, metadata={"help": "learning rate at --total-num-update"})
+    end_learning_rate: float = field(default=0.0, metadata={"help": "learning rate from --total-num-update on"})
     total_num_update: int = field(default=1000000, metadata={"help": "update at which the decay ends"})
     lr: List[float] = II("optimization.lr")
 
@@ -28,23 +33,23 @@ class LinearDecaySchedule(FairseqLRScheduler):
     def __init__(self, cfg: LinearDecayConfig, optimizer):
         super().__init__(cfg, optimizer)
         if len(cfg.lr) > 1:
-            raise ValueError("linear_decay takes a single --lr (no per-epoch list)")
-        self.peak = cfg.lr[0]
-        init = cfg.warmup_init_lr
-        if cfg.warmup_updates > 0:
-            if init >= self.peak:
-                raise ValueError(f"--warmup-init-lr ({init}) must be below the peak --lr ({self.peak})")
-            init = max(init, 0.0)
-            self.warmup_factor = (self.peak - init) / cfg.warmup_updates**cfg.warmup_power
-        else:
-            if init >= 0:
+            raise ValueError(f"linear_decay takes a single --lr, got {list(cfg.lr)}")
+        peak, warmup = cfg.lr[0], cfg.warmup_updates
+        if warmup < 0:
+            raise ValueError(f"--warmup-updates must not be negative, got {warmup}")
+        if warmup == 0:
+            if cfg.warmup_init_lr >= 0:
                 raise ValueError("--warmup-init-lr needs --warmup-updates > 0")
-            init = self.peak
-            self.warmup_factor = 0.0
-        if cfg.total_num_update <= cfg.warmup_updates:
-            raise ValueError("--total-num-update must exceed --warmup-updates")
+            init, self.warmup_factor = peak, 0.0
+        else:
+            if cfg.warmup_init_lr >= peak:
+                raise ValueError(f"--warmup-init-lr ({cfg.warmup_init_lr}) must be below the peak --lr ({peak})")
+            init = max(cfg.warmup_init_lr, 0.0)
+            self.warmup_factor = (peak - init) / warmup**cfg.warmup_power
+        if cfg.total_num_update == warmup:
+            raise ValueError("--total-num-update must differ from --warmup-updates (the decay would have no length)")
         self.init_lr = init
-        self.decay_factor = (self.peak - cfg.end_learning_rate) / (cfg.total_num_update - cfg.warmup_updates)
+        self.decay_factor = (peak - cfg.end_learning_rate) / (cfg.total_num_update - warmup)
         self.lr = init
         self.optimizer.set_lr(self.lr)
 

@@ -1,34 +1,25 @@
-"""``--task lra-image``: CIFAR-10, Pathfinder and Path-X as grey pixel sequences, original layout.
+"""``--task lra-image``: CIFAR-10, Pathfinder and Path-X as grey pixel sequences, in the original layout.
 
-``DATA/input/{split}.src``: one image per line, space-separated grey values 0..255; ``DATA/label/{split}.label``:
-one class per line (optional). Pixels become ``(v / 255 - mean) / std`` with ``--pixel-normalization MEAN STD``.
+``DATA/input/<split>.src``: one image per line, space-separated grey values 0..255 (row-major);
+``DATA/label/<split>.label``: one integer class per line (optional: no ``target`` without it). Pixels become
+``(v / 255 - mean) / std`` with ``--pixel-normalization MEAN STD`` (default 0.5 0.5), cut to ``--max-positions``.
+
+Batch: ``{'id', 'net_input': {'src_tokens' float [B, L], 'src_lengths' [B]}, 'nsentences', 'ntokens',
+'target' [B]}``.
 """
 
 import os
 
-from fairseq.data import IdDataset, NestedDictionaryDataset, NumSamplesDataset
-from fairseq.data.base_wrapper_dataset import BaseWrapperDataset
+from fairseq.data import IdDataset, NestedDictionaryDataset, NumelDataset, NumSamplesDataset, RawLabelDataset
 from fairseq.tasks import register_task
 
-from mega_plugin.data.pixel_sequence_dataset import LabelDataset, PixelSequenceDataset
+from mega_plugin.data.pixel_sequence_dataset import PixelSequenceDataset
 from mega_plugin.tasks.classification_base import ClassificationTask, add_classification_task_args, require
 
 
-class _Lengths(BaseWrapperDataset):
-    """Per-item sequence lengths collated to ``[B]`` (``src_lengths``)."""
-
-    def __getitem__(self, index):
-        return len(self.dataset[index])
-
-    def collater(self, samples):
-        import torch
-
-        return torch.tensor(samples, dtype=torch.long)
-
-
-class _TotalLength(_Lengths):
-    def collater(self, samples):
-        return sum(samples)
+def read_labels(path):
+    with open(path, encoding="utf-8") as handle:
+        return [int(line) for line in handle if line.strip()]
 
 
 @register_task("lra-image")
@@ -37,30 +28,35 @@ class LRAImageTask(ClassificationTask):
     def add_args(parser):
         add_classification_task_args(parser)
         parser.add_argument("--pixel-normalization", type=float, nargs="+", default=None,
-                            help="mean and std of the pixel normalisation (default 0.5 0.5)")
+                            help="mean and std of the pixel normalisation (default: 0.5 0.5)")
 
     def __init__(self, args):
         super().__init__(args)
-        normalization = getattr(args, "pixel_normalization", None) or [0.5, 0.5]
+        normalization = getattr(args, "pixel_normalization", None)
+        normalization = (0.5, 0.5) if normalization is None else tuple(normalization)
         if len(normalization) != 2:
-            raise ValueError(f"--pixel-normalization takes MEAN STD, got {normalization}")
-        self.mean, self.std = normalization
+            raise ValueError(f"--pixel-normalization takes two values, MEAN STD; got {list(normalization)}")
+        self.normalization = normalization
 
     @classmethod
     def setup_task(cls, args, **kwargs):
-        require(os.path.join(args.data, "input"), "lra-image input folder")
         return cls(args)
 
     def load_dataset(self, split, combine=False, **kwargs):
         path = require(os.path.join(self.args.data, "input", f"{split}.src"), f"lra-image split {split!r}")
-        pixels = PixelSequenceDataset(path, self.mean, self.std, self.max_positions_value)
+        pixels = PixelSequenceDataset(path, *self.normalization, max_positions=self.max_positions_value)
         items = {
             "id": IdDataset(),
-            "net_input": {"src_tokens": pixels, "src_lengths": _Lengths(pixels)},
+            "net_input": {"src_tokens": pixels, "src_lengths": NumelDataset(pixels, reduce=False)},
             "nsentences": NumSamplesDataset(),
-            "ntokens": _TotalLength(pixels),
+            "ntokens": NumelDataset(pixels, reduce=True),
         }
         label_path = os.path.join(self.args.data, "label", f"{split}.label")
         if os.path.exists(label_path):
-            items["target"] = LabelDataset(label_path)
-        return self.register(split, NestedDictionaryDataset(items, sizes=[pixels.sizes]))
+            labels = read_labels(label_path)
+            if len(labels) != len(pixels):
+                raise ValueError(f"{label_path} has {len(labels)} labels for {len(pixels)} images")
+            items["target"] = RawLabelDataset(labels)
+        dataset = self.shuffled(NestedDictionaryDataset(items, sizes=[pixels.sizes]))
+        self.datasets[split] = dataset
+        return dataset

@@ -1,9 +1,13 @@
-"""``--task lra-text``: ListOps, IMDB (byte level) and AAN retrieval of Long Range Arena, original layout.
+"""``--task lra-text``: ListOps, IMDB (bytes) and AAN retrieval of Long Range Arena, in the original layout.
 
-``DATA/src-bin`` (and ``DATA/src1-bin`` for two-document retrieval) hold fairseq-binarized token sequences,
-``DATA/label-bin`` the class labels. ``<CLS>`` is always appended to the dictionary (the original does, so the
-embedding has one extra row) and prepended to every sequence with ``--sen-rep-type cls``. Sequences are cut to
-``--max-positions`` tokens.
+``DATA/src-bin/{dict.txt,<split>.bin/.idx}``: fairseq-binarized inputs (each line ends with ``</s>``, which counts
+in the length); ``DATA/src1-bin/<split>.*`` (AAN only): the second document, same dictionary;
+``DATA/label-bin/{dict.txt,<split>.*}``: one label per line. ``<CLS>`` is always appended to the dictionary (so the
+embedding has 4 specials + the dict.txt entries + 1 rows) and, with the model flag ``--sen-rep-type cls``,
+prepended to every input. Inputs are then cut to ``--max-positions`` tokens.
+
+Batch: ``{'id', 'net_input': {'src_tokens' [B, T] right-padded with <pad>, 'src_lengths' [B]},
+['net_input1': same for src1], 'nsentences', 'ntokens' (src only), 'target' [B, 1] = label index - 4}``.
 """
 
 import os
@@ -25,6 +29,8 @@ from fairseq.tasks import register_task
 
 from mega_plugin.tasks.classification_base import ClassificationTask, add_classification_task_args, require
 
+CLS = "<CLS>"
+
 
 @register_task("lra-text")
 class LRATextTask(ClassificationTask):
@@ -38,45 +44,51 @@ class LRATextTask(ClassificationTask):
         super().__init__(args)
         self.dictionary = dictionary
         self._label_dictionary = label_dictionary
+        self.cls_idx = dictionary.index(CLS)
         self.prepend_cls = getattr(args, "sen_rep_type", "mp") == "cls"
 
     @classmethod
     def setup_task(cls, args, **kwargs):
-        dictionary = Dictionary.load(require(os.path.join(args.data, "src-bin", "dict.txt"), "source dictionary"))
-        dictionary.add_symbol("<CLS>")
-        labels = Dictionary.load(require(os.path.join(args.data, "label-bin", "dict.txt"), "label dictionary"))
+        dictionary = Dictionary.load(require(os.path.join(args.data, "src-bin", "dict.txt"), "lra-text dictionary"))
+        dictionary.add_symbol(CLS)
+        if getattr(args, "regression_target", False):
+            labels = dictionary
+        else:
+            labels = Dictionary.load(require(os.path.join(args.data, "label-bin", "dict.txt"), "lra-text labels"))
         return cls(args, dictionary, labels)
 
-    def _tokens(self, folder, split):
+    def _load(self, folder, split, dictionary, combine):
         prefix = os.path.join(self.args.data, folder, split)
-        dataset = data_utils.load_indexed_dataset(prefix, self.dictionary, getattr(self.args, "dataset_impl", None))
-        if dataset is None:
-            raise FileNotFoundError(f"lra-text split {split!r} not found: {prefix}.bin/.idx")
+        return data_utils.load_indexed_dataset(prefix, dictionary, getattr(self.args, "dataset_impl", None),
+                                               combine=combine)
+
+    def _inputs(self, tokens):
+        """-> (dataset of cut token sequences, its net_input definition)."""
         if self.prepend_cls:
-            dataset = PrependTokenDataset(dataset, self.dictionary.index("<CLS>"))
+            tokens = PrependTokenDataset(tokens, self.cls_idx)
         if self.max_positions_value is not None:
-            dataset = TruncateDataset(dataset, self.max_positions_value)
-        return dataset
+            tokens = TruncateDataset(tokens, self.max_positions_value)
+        return tokens, {"src_tokens": RightPadDataset(tokens, pad_idx=self.dictionary.pad()),
+                        "src_lengths": NumelDataset(tokens, reduce=False)}
 
     def load_dataset(self, split, combine=False, **kwargs):
-        src = self._tokens("src-bin", split)
-        items = {
-            "id": IdDataset(),
-            "net_input": {"src_tokens": RightPadDataset(src, pad_idx=self.dictionary.pad()),
-                          "src_lengths": NumelDataset(src, reduce=False)},
-            "nsentences": NumSamplesDataset(),
-            "ntokens": NumelDataset(src, reduce=True),
-        }
-        if os.path.exists(os.path.join(self.args.data, "src1-bin")):
-            src1 = self._tokens("src1-bin", split)
-            items["net_input1"] = {"src_tokens": RightPadDataset(src1, pad_idx=self.dictionary.pad()),
-                                   "src_lengths": NumelDataset(src1, reduce=False)}
-        label = data_utils.load_indexed_dataset(os.path.join(self.args.data, "label-bin", split),
-                                                self._label_dictionary, getattr(self.args, "dataset_impl", None))
-        if label is not None:
-            items["target"] = OffsetTokensDataset(StripTokenDataset(label, self._label_dictionary.eos()),
+        src = self._load("src-bin", split, self.dictionary, combine)
+        if src is None:
+            raise FileNotFoundError(f"lra-text split {split!r} not found: "
+                                    f"{os.path.join(self.args.data, 'src-bin', split)}.bin/.idx")
+        src, net_input = self._inputs(src)
+        items = {"id": IdDataset(), "net_input": net_input, "nsentences": NumSamplesDataset(),
+                 "ntokens": NumelDataset(src, reduce=True)}
+        src1 = self._load("src1-bin", split, self.dictionary, combine)
+        if src1 is not None:
+            items["net_input1"] = self._inputs(src1)[1]
+        labels = self._load("label-bin", split, self._label_dictionary, combine)
+        if labels is not None:
+            items["target"] = OffsetTokensDataset(StripTokenDataset(labels, self._label_dictionary.eos()),
                                                   offset=-self._label_dictionary.nspecial)
-        return self.register(split, NestedDictionaryDataset(items, sizes=[src.sizes]))
+        dataset = self.shuffled(NestedDictionaryDataset(items, sizes=[src.sizes]))
+        self.datasets[split] = dataset
+        return dataset
 
     @property
     def source_dictionary(self):
