@@ -10,3 +10,4 @@ import importlib.util
 if importlib.util.find_spec("fairseq") is not None:
     from mega_plugin import compat  # noqa: F401  (fairseq 0.12 fixes: safe checkpoint loading, batching)
     from mega_plugin import criterions, models, optim, tasks  # noqa: F401
+    from mega_plugin.hub import MegaLM  # noqa: F401  (hub interface: from_pretrained, sample, score)
