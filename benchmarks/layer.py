@@ -2,6 +2,7 @@
 
     python benchmarks/layer.py                       # CPU, fp32, small token budget
     python benchmarks/layer.py --device cuda --dtype bf16 --tokens 65536 --lengths 1024 4096 16384 65536
+    python benchmarks/layer.py --compile           # also time torch.compile(ours, fullgraph=True)
 
 Every row: B*L = --tokens, D = --dim. Before timing, our layer and HF's are run on the same input and must agree
 (max abs diff printed). Ratios are ours / peer, measured in the same process (lower is better).
@@ -71,14 +72,15 @@ def main():
     parser.add_argument("--layers", nargs="+", default=["encoder", "decoder"], choices=["encoder", "decoder"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-hf", action="store_true", help="skip the HF peer (it is slow for long full attention)")
+    parser.add_argument("--compile", action="store_true", help="also time our layer under torch.compile (fullgraph)")
     args = parser.parse_args()
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     torch.manual_seed(0)
 
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} torch={torch.__version__}")
-    print("| layer | L | chunk | ours ms | HF ms | transformer ms | ours/HF | ours/transformer | max|ours-HF| |"
-          " ours MB | HF MB | transformer MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| layer | L | chunk | ours ms | compiled ms | HF ms | transformer ms | ours/HF | compiled/HF | ours/transformer |"
+          " max|ours-HF| | ours MB | HF MB | transformer MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     dim = args.dim
     peer = transformer_layer(dim, 4 * dim, heads=max(1, dim // 64)).to(device, dtype)
     for kind in args.layers:
@@ -107,12 +109,18 @@ def main():
                     hf = hf.to(dtype)
                 ours = ours.to(dtype)
                 ours_time, ours_mem = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
+                compiled_time = None
+                if args.compile:
+                    torch._dynamo.reset()
+                    compiled = torch.compile(ours, fullgraph=True)  # measure() runs a warm-up (the compilation)
+                    compiled_time, _ = measure(fwd_bwd(compiled, x, ours_call), device, args.repeat)
                 hf_time = hf_mem = None
                 if hf is not None:
                     hf_time, hf_mem = measure(fwd_bwd(hf, x, hf_call(causal, length, chunk)), device, args.repeat)
                 print(
-                    f"| {kind} | {length} | {chunk} | {ours_time * 1e3:.1f} | {_ms(hf_time)} | {peer_time * 1e3:.1f} | "
-                    f"{_ratio(ours_time, hf_time)} | {_ratio(ours_time, peer_time)} | {diff} | "
+                    f"| {kind} | {length} | {chunk} | {ours_time * 1e3:.1f} | {_ms(compiled_time)} | {_ms(hf_time)} | "
+                    f"{peer_time * 1e3:.1f} | {_ratio(ours_time, hf_time)} | {_ratio(compiled_time, hf_time)} | "
+                    f"{_ratio(ours_time, peer_time)} | {diff} | "
                     f"{_mb(ours_mem)} | {_mb(hf_mem)} | {_mb(peer_mem)} |",
                     flush=True,
                 )
@@ -123,7 +131,7 @@ def _ms(seconds):
 
 
 def _ratio(a, b):
-    return "-" if b is None else f"{a / b:.2f}"
+    return "-" if a is None or b is None else f"{a / b:.2f}"
 
 
 def _mb(nbytes):

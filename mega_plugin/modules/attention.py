@@ -26,11 +26,9 @@ def visibility_mask(
     """Bool mask broadcastable to ``[B, K, Cq, Ck]``, True = hidden; None when nothing is hidden."""
     hidden = None
     if causal:
-        query_pos = torch.arange(q_offset, q_offset + num_queries, device=device)
-        key_pos = torch.arange(num_keys, device=device)
-        future = key_pos[None, :] > query_pos[:, None]
-        if future.any():
-            hidden = future
+        if num_keys > q_offset + 1:  # the last key lies after the first query: some key is in the future
+            query_pos = torch.arange(q_offset, q_offset + num_queries, device=device)
+            hidden = torch.arange(num_keys, device=device)[None, :] > query_pos[:, None]
     if key_padding_mask is not None:
         pads = key_padding_mask.unsqueeze(-2)  # [B, K, 1, Ck]
         hidden = pads if hidden is None else (pads | hidden)

@@ -33,7 +33,8 @@ from mega_plugin.modules.position_bias import RotaryRelativePositionalBias, buil
 
 
 def check_padding_mask(padding_mask: Optional[torch.Tensor], batch: int, length: int) -> Optional[torch.Tensor]:
-    """Validate a ``[B, L]`` padding mask and return it as bool (None when nothing is padded)."""
+    """Validate a ``[B, L]`` padding mask and return it as bool (None when nothing is padded; under torch.compile
+    the mask is kept as is, so that no data-dependent branch breaks the graph)."""
     if padding_mask is None:
         return None
     if padding_mask.shape != (batch, length):
@@ -41,6 +42,8 @@ def check_padding_mask(padding_mask: Optional[torch.Tensor], batch: int, length:
             f"padding_mask must have shape [batch, length] = {[batch, length]}, got {list(padding_mask.shape)}"
         )
     padding_mask = padding_mask.bool()
+    if torch.compiler.is_compiling():
+        return padding_mask
     return padding_mask if padding_mask.any() else None
 
 

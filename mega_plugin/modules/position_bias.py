@@ -33,7 +33,8 @@ class SimpleRelativePositionalBias(nn.Module):
         """``query_pos [..., Lq]``, ``key_pos [..., Lk]`` -> ``[..., Lq, Lk]``."""
         offset = key_pos.unsqueeze(-2) - query_pos.unsqueeze(-1)
         limit = self.max_positions - 1
-        if offset.numel() and (offset.max() > limit or offset.min() < -limit):
+        checkable = offset.numel() and not torch.compiler.is_compiling()  # a data-dependent check breaks graphs
+        if checkable and (offset.max() > limit or offset.min() < -limit):
             raise ValueError(
                 f"relative distance {int(offset.abs().max())} exceeds the simple position bias table "
                 f"(max_positions={self.max_positions}); use a longer table, chunking or rotary bias"
