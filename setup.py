@@ -5,6 +5,7 @@ import pathlib
 from setuptools import find_packages, setup
 
 HF = ["transformers>=4.29,<5", "safetensors"]
+LRA = ["pillow", "matplotlib"]  # LRA image data (JPEG/PNG) and the results plot
 
 setup(
     name="mega_plugin",
@@ -15,14 +16,14 @@ setup(
     packages=find_packages(include=["mega_plugin", "mega_plugin.*", "conversion", "conversion.*"]),
     python_requires=">=3.9",
     install_requires=[
-        "torch>=2.0",
+        "torch>=2.4",  # torch.serialization.add_safe_globals (safe checkpoint loading)
         'fairseq>=0.12.2; python_version<"3.11"',
         'fairseq-fixed>=0.12.3; python_version>="3.11"',
         "sentencepiece",
         "sacrebleu",
         "numpy",
     ],
-    extras_require={"hf": HF, "test": ["pytest", "hypothesis"] + HF},
+    extras_require={"hf": HF, "lra": LRA, "test": ["pytest", "hypothesis"] + HF + LRA},
     entry_points={
         # console scripts: one line per command, "name=module:function"
         "console_scripts": [

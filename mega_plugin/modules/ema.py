@@ -58,6 +58,22 @@ def fft_causal_conv(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return y[..., :length]
 
 
+def fft_two_sided_conv(x: torch.Tensor, forward_k: torch.Tensor, backward_k: torch.Tensor) -> torch.Tensor:
+    """``y[..., t] = sum_{l < K} f[..., l] x[..., t - l] + sum_{0 < l < K} b[..., l] x[..., t + l] + b[..., 0] x[..., t]``
+    for x ``[..., L]`` and the forward/backward kernels f, b ``[..., K]`` (K <= L).
+
+    One circular convolution of size n >= L + K - 1: the backward taps sit at the end of the kernel buffer
+    (lag -l at index n - l), and every index that wraps around lands in x's zero padding.
+    """
+    length, taps = x.size(-1), forward_k.size(-1)
+    n = fft_size(length + taps - 1)
+    gap = forward_k.new_zeros(*forward_k.shape[:-1], n - 2 * taps + 1)
+    kernel = torch.cat([forward_k[..., :1] + backward_k[..., :1], forward_k[..., 1:], gap,
+                        backward_k[..., 1:].flip(-1)], dim=-1)
+    y = torch.fft.irfft(torch.fft.rfft(x, n=n) * torch.fft.rfft(kernel, n=n), n=n)
+    return y[..., :length]
+
+
 class MultiHeadEMA(nn.Module, IncrementalStateMixin):
     _state_names = ("ema_state",)
 
@@ -127,13 +143,7 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
         k = self.kernel(taps)
         if not self.bidirectional:
             return fft_causal_conv(x, k)
-        forward_k, backward_k = k[: self.embed_dim], k[self.embed_dim :]
-        # two-sided kernel over lags -(K-1)..(K-1); lag l >= 0 reads x[t - l], lag -l reads x[t + l]
-        two_sided = torch.cat(
-            [backward_k[:, 1:].flip(-1), forward_k[:, :1] + backward_k[:, :1], forward_k[:, 1:]], dim=-1
-        )
-        padded = F.pad(x, (0, taps - 1))
-        return fft_causal_conv(padded, two_sided)[..., taps - 1 :]
+        return fft_two_sided_conv(x, k[: self.embed_dim], k[self.embed_dim :])
 
     def forward(
         self,

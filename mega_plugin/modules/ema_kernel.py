@@ -1,14 +1,22 @@
-"""Memory-lean sums of exponentials for the EMA: ``k[e, l] = sum_n w[e, n] * q[e, n] ** (start + l)``.
+"""Sums of exponentials for the EMA: ``k[e, l] = sum_n w[e, n] * q[e, n] ** (start + l)``.
 
-Forming the Vandermonde tensor ``[E, N, L]`` at once costs E*N*L memory (1 GB for E=256, N=16, L=64K) and
-autograd would keep it for the backward pass. Here it is built in blocks of lags, and the backward pass rebuilds
-the blocks instead of storing them, so memory stays O(E * L). ``vandermonde_kernel_reference`` is the plain
-one-shot formula the blocked version is tested against.
+Forming the Vandermonde tensor ``[E, N, L]`` costs E*N*L exponentials and memory (1 GB for E=256, N=16, L=64K),
+and autograd would keep it for the backward pass. ``vandermonde_kernel`` instead splits each lag as
+``l = a * S + b`` with ``S ~ sqrt(L)``: ``q ** (start + l) = q ** (start + a S) * q ** b``, so
+
+    k[e, a S + b] = sum_n (w q ** (start + a S))[e, n, a] * (q ** b)[e, n, b]
+
+is one batched matrix product ``[E, A, N] @ [E, N, S]``. That needs E*N*(A + S) ~ 2 E*N*sqrt(L) exponentials,
+keeps nothing of size E*N*L (memory O(E * L), backward included: autograd saves only the two small factors)
+and runs on the matmul units. ``vandermonde_kernel_reference`` is the plain one-shot formula it is tested against.
+``decayed_sum`` (the final state after a prefix) contracts with the powers in bounded-memory blocks of lags.
 """
+
+import math
 
 import torch
 
-BLOCK_ELEMENTS = 1 << 22  # at most this many Vandermonde entries alive at a time
+BLOCK_ELEMENTS = 1 << 22  # decayed_sum: at most this many powers alive at a time
 
 
 def _block_size(rows: int, ndim: int) -> int:
@@ -25,40 +33,16 @@ def vandermonde_kernel_reference(weights: torch.Tensor, log_q: torch.Tensor, sta
     return torch.einsum("en,enl->el", weights, _powers(log_q, lags))
 
 
-class _BlockedVandermonde(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, weights, log_q, start, length):
-        ctx.save_for_backward(weights, log_q)
-        ctx.start, ctx.length = start, length
-        out = weights.new_empty(weights.size(0), length)
-        step = _block_size(*weights.shape)
-        for first in range(0, length, step):
-            lags = torch.arange(start + first, start + min(first + step, length), device=log_q.device,
-                                dtype=log_q.dtype)
-            out[:, first : first + lags.numel()] = torch.einsum("en,enl->el", weights, _powers(log_q, lags))
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        weights, log_q = ctx.saved_tensors
-        grad_weights = torch.zeros_like(weights)
-        grad_log_q = torch.zeros_like(log_q)
-        step = _block_size(*weights.shape)
-        for first in range(0, ctx.length, step):
-            lags = torch.arange(ctx.start + first, ctx.start + min(first + step, ctx.length), device=log_q.device,
-                                dtype=log_q.dtype)
-            powers = _powers(log_q, lags)
-            block = grad[:, first : first + lags.numel()]
-            grad_weights += torch.einsum("el,enl->en", block, powers)
-            grad_log_q += torch.einsum("el,enl->en", block * lags, powers)
-        return grad_weights, grad_log_q * weights, None, None
-
-
 def vandermonde_kernel(weights: torch.Tensor, log_q: torch.Tensor, start: int, length: int) -> torch.Tensor:
     """``[E, length]`` with ``k[e, l] = sum_n weights[e, n] * exp((start + l) * log_q[e, n])``."""
-    if weights.size(0) * weights.size(1) * length <= BLOCK_ELEMENTS:
-        return vandermonde_kernel_reference(weights, log_q, start, length)
-    return _BlockedVandermonde.apply(weights, log_q, start, length)
+    step = max(1, math.isqrt(length))
+    steps = -(-length // step)
+    inner = torch.arange(step, device=log_q.device, dtype=log_q.dtype)
+    outer = torch.arange(steps, device=log_q.device, dtype=log_q.dtype) * step + start
+    low = _powers(log_q, inner)  # [E, N, S]
+    high = _powers(log_q, outer) * weights.unsqueeze(-1)  # [E, N, A]
+    kernel = torch.bmm(high.transpose(1, 2), low)  # [E, A, S]
+    return kernel.reshape(weights.size(0), steps * step)[:, :length]
 
 
 def decayed_sum(x: torch.Tensor, weights: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:

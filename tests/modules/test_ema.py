@@ -79,7 +79,7 @@ def test_fft_size_is_smooth_and_large_enough(n):
 
 
 @pytest.mark.parametrize("truncation", [None, 3])
-def test_blocked_kernels_inside_the_ema(monkeypatch, truncation):
+def test_blocked_decayed_sum_inside_the_ema(monkeypatch, truncation):
     from mega_plugin.modules import ema_kernel
 
     monkeypatch.setattr(ema_kernel, "BLOCK_ELEMENTS", 5)
