@@ -108,7 +108,7 @@ def main():
     torch.manual_seed(0)
     print(f"# device={device} D={args.dim} layers={args.layers} batch=1 torch={torch.__version__}")
     print("| context | ours full ms/token | ours chunk ms/token | HF ms/token | ours full/HF | ours chunk tokens/s |"
-          " next-token max|ours-HF| |")
+          " next-token max abs(ours-HF) |")
     print("|---|---|---|---|---|---|---|")
     base = dict(embed_dim=args.dim, hidden_dim=2 * args.dim, ffn_hidden_dim=2 * args.dim, z_dim=args.dim // 2,
                 n_dim=16, rel_pos_bias="rotary", prenorm=False, norm_type="layernorm")

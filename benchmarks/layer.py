@@ -79,7 +79,7 @@ def main():
 
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} torch={torch.__version__}")
     print("| layer | L | chunk | ours ms | compiled ms | HF ms | transformer ms | ours/HF | compiled/HF | ours/transformer |"
-          " max|ours-HF| | ours MB | HF MB | transformer MB |")
+          " max abs(ours-HF) | ours MB | HF MB | transformer MB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     dim = args.dim
     peer = transformer_layer(dim, 4 * dim, heads=max(1, dim // 64)).to(device, dtype)

@@ -73,6 +73,7 @@ def model_flags(arch: str, args, ffn: int = None) -> list:
                 "--decoder-hidden-dim", 2 * d, "--decoder-ffn-embed-dim", 2 * d, "--decoder-z-dim", d // 2,
                 "--decoder-chunk-size", args.chunk]
     return ["--arch", "transformer_lm", "--decoder-layers", args.layers, "--decoder-embed-dim", d,
+            "--decoder-input-dim", d, "--decoder-output-dim", d,  # else 512-wide embeddings and projections
             "--decoder-ffn-embed-dim", ffn or args.transformer_ffn, "--decoder-attention-heads", max(1, d // 64),
             "--share-decoder-input-output-embed"]
 

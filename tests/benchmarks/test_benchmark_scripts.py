@@ -1,0 +1,45 @@
+"""The benchmark scripts run at toy sizes and check what they promise before timing: our layer and decoder agree
+with HF's on the same weights, and train.py's two models have matching parameter counts. Nothing is timed here."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+pytest.importorskip("transformers")
+
+
+def run(script, *args):
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), *map(str, args)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ")]
+
+
+def column(rows, name):
+    header = [cell.strip() for cell in rows[0]]
+    return [row[header.index(name)].strip() for row in rows[1:] if not row[0].strip().startswith("---")]
+
+
+def test_layer_benchmark_agrees_with_hf_before_timing():
+    rows = run("layer.py", "--tokens", 64, "--lengths", 32, "--chunks", -1, 8, "--dim", 16, "--repeat", 1)
+    diffs = [float(value) for value in column(rows, "max abs(ours-HF)")]
+    assert len(diffs) == 4  # encoder and decoder, full and chunked
+    assert max(diffs) < 1e-5
+
+
+def test_decode_benchmark_agrees_with_hf_before_timing():
+    rows = run("decode.py", "--contexts", 16, 40, "--chunk", 8, "--dim", 16, "--layers", 2, "--vocab", 50,
+               "--steps", 2)
+    diffs = [float(value) for value in column(rows, "next-token max abs(ours-HF)")]
+    assert len(diffs) == 2 and max(diffs) < 1e-5
+
+
+def test_train_benchmark_matches_parameter_counts():
+    rows = run("train.py", "--dim", 32, "--layers", 1, "--chunk", 16, "--tokens-per-sample", 64, "--batch-size", 2,
+               "--updates", 4, "--log-interval", 2)
+    params = dict(zip(column(rows, "arch"), (int(p.replace(",", "")) for p in column(rows, "parameters"))))
+    assert set(params) == {"mega_lm_base", "transformer_lm"}
+    assert abs(params["transformer_lm"] - params["mega_lm_base"]) <= 0.02 * params["mega_lm_base"]
