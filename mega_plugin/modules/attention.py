@@ -62,6 +62,22 @@ def attention_weights(
     return weights
 
 
+def _sdpa(q, k, v, mask, dropout: float, is_causal: bool) -> torch.Tensor:
+    """``scaled_dot_product_attention`` with scale 1. On CPU, causal attention without a mask or dropout attends
+    values wider than the queries (Mega: H > Z) in query-wide slices: the CPU flash kernel, which skips the masked
+    half, needs equal head sizes and otherwise falls back to forming all the weights (measured: 0.8x the time of
+    one call for L = 1024; without causality the repeated q k products cost more than they save).
+    CUDA's memory-efficient kernel takes unequal sizes as they are.
+    """
+    width = q.size(-1)
+    if q.device.type == "cpu" and is_causal and mask is None and dropout == 0.0 and v.size(-1) > width:
+        slices = F.pad(v, (0, -v.size(-1) % width)).split(width, dim=-1)
+        out = torch.cat([F.scaled_dot_product_attention(q, k, s, is_causal=is_causal, scale=1.0) for s in slices],
+                        dim=-1)
+        return out[..., : v.size(-1)]
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal, scale=1.0)
+
+
 def fused_softmax_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -87,7 +103,7 @@ def fused_softmax_attention(
     if causal_square:
         if bias is not None or hidden is not None:
             raise ValueError("causal_square replaces bias and hidden masks")
-        return F.scaled_dot_product_attention(scaled_q, k, v, dropout_p=dropout, is_causal=True, scale=1.0)
+        return _sdpa(scaled_q, k, v, None, dropout, is_causal=True)
     empty_rows = None
     if hidden is not None:
         empty_rows = hidden.all(-1, keepdim=True)
@@ -98,7 +114,7 @@ def fused_softmax_attention(
         mask = bias.to(scaled_q.dtype)
         if hidden is not None:
             mask = mask.masked_fill(hidden, float("-inf"))
-    out = F.scaled_dot_product_attention(scaled_q, k, v, attn_mask=mask, dropout_p=dropout, scale=1.0)
+    out = _sdpa(scaled_q, k, v, mask, dropout, is_causal=False)
     if empty_rows is not None:
         out = out.masked_fill(empty_rows, 0.0)
     return out
