@@ -62,15 +62,19 @@ def attention_weights(
     return weights
 
 
+SLICED_CAUSAL_MIN_KEYS = 512
+
+
 def _sdpa(q, k, v, mask, dropout: float, is_causal: bool) -> torch.Tensor:
     """``scaled_dot_product_attention`` with scale 1. On CPU, causal attention without a mask or dropout attends
     values wider than the queries (Mega: H > Z) in query-wide slices: the CPU flash kernel, which skips the masked
     half, needs equal head sizes and otherwise falls back to forming all the weights (measured: 0.8x the time of
-    one call for L = 1024; without causality the repeated q k products cost more than they save).
-    CUDA's memory-efficient kernel takes unequal sizes as they are.
+    one call for L = 1024; for chunks of 128 or without causality the repeated q k products cost what they save,
+    or more). CUDA's memory-efficient kernel takes unequal sizes as they are.
     """
     width = q.size(-1)
-    if q.device.type == "cpu" and is_causal and mask is None and dropout == 0.0 and v.size(-1) > width:
+    long_causal = is_causal and k.size(-2) >= SLICED_CAUSAL_MIN_KEYS
+    if q.device.type == "cpu" and long_causal and mask is None and dropout == 0.0 and v.size(-1) > width:
         slices = F.pad(v, (0, -v.size(-1) % width)).split(width, dim=-1)
         out = torch.cat([F.scaled_dot_product_attention(q, k, s, is_causal=is_causal, scale=1.0) for s in slices],
                         dim=-1)

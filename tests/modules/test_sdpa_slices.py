@@ -5,7 +5,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pytest
+
+from mega_plugin.modules import attention
 from mega_plugin.modules.attention import _sdpa
+
+
+@pytest.fixture(autouse=True)
+def slice_every_length(monkeypatch):
+    monkeypatch.setattr(attention, "SLICED_CAUSAL_MIN_KEYS", 1)
 
 
 @settings(max_examples=40, deadline=None)
