@@ -9,7 +9,8 @@ are not filtered by the model's ``max_positions``: chunked (or rotary) models sc
 
     mega-eval-lm DATA --path checkpoint.pt --gen-subset test --tokens-per-sample 2048 --test-chunk-size 1024
 
-Prints ``Loss (base 2): ...`` and ``Perplexity: ...`` like ``fairseq-eval-lm``.
+Prints ``Loss (base 2): ...`` and ``Perplexity: ...`` like ``fairseq-eval-lm``. Per-word output
+(``--output-word-probs``/``--output-word-stats``) and ``--softmax-batch`` are refused, not ignored.
 """
 
 import ast
@@ -56,6 +57,13 @@ def main(argv=None):
     if args.context_window > 0:
         raise ValueError("--context-window is not supported by mega-eval-lm: the carried incremental state already "
                          "gives every token the whole block before it")
+    for flag in ("output_word_probs", "output_word_stats"):
+        if getattr(args, flag, False):
+            raise ValueError(f"--{flag.replace('_', '-')} is not supported by mega-eval-lm (it reports the corpus "
+                             "loss only); use fairseq-eval-lm for per-word output")
+    if args.softmax_batch != sys.maxsize:
+        raise ValueError("--softmax-batch is not supported by mega-eval-lm; bound memory with --chunk-nums "
+                         "(tokens per decoder call) and --batch-size instead")
     if args.chunk_nums < 1:
         raise ValueError(f"--chunk-nums must be >= 1, got {args.chunk_nums}")
     use_cuda = torch.cuda.is_available() and not args.cpu

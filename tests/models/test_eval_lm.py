@@ -140,3 +140,7 @@ def test_bad_options_are_refused(trained_lm):
         _mega_eval_lm(trained_lm, "--context-window", "8")
     with pytest.raises(ValueError, match="chunk-nums"):
         _mega_eval_lm(trained_lm, "--chunk-nums", "0")
+    with pytest.raises(ValueError, match="--output-word-probs is not supported"):
+        _mega_eval_lm(trained_lm, "--output-word-probs")
+    with pytest.raises(ValueError, match="--softmax-batch is not supported"):
+        _mega_eval_lm(trained_lm, "--softmax-batch", "64")
