@@ -1,7 +1,6 @@
 """lra-image: flags of the original, the pixel normalisation (bit-exact against the original fixture batch),
 truncation, optional labels, shuffling and bad input."""
 
-import argparse
 import shutil
 
 import numpy as np
@@ -17,6 +16,7 @@ import mega_plugin  # noqa: F401  (registrations)
 from fixture_utils import ORIGINAL
 from mega_plugin.data.pixel_sequence_dataset import PixelSequenceDataset
 from mega_plugin.tasks.lra_image import LRAImageTask
+from task_helpers import batch_of, flag_defaults, parse_task_args
 
 CASE = ORIGINAL / "lra_image"
 
@@ -31,31 +31,19 @@ def make_data(root, images, labels=None, split="test"):
 
 
 def task_args(data, **values):
-    parser = argparse.ArgumentParser()
-    LRAImageTask.add_args(parser)
-    args = parser.parse_args([str(data)])
-    args.seed, args.max_positions = 1, None
-    for key, value in values.items():
-        setattr(args, key, value)
-    return args
-
-
-def batch_of(task, split="test"):
-    dataset = task.load_dataset(split)
-    return dataset.collater([dataset[i] for i in range(len(dataset))])
+    return parse_task_args(LRAImageTask, data, **{"seed": 1, "max_positions": None, **values})
 
 
 def test_flags_and_defaults_match_the_original_args():
     original = torch.load(CASE / "checkpoint_last.pt", weights_only=False)["args"]
-    parser = argparse.ArgumentParser()
-    LRAImageTask.add_args(parser)
-    defaults = {a.dest: a.default for a in parser._actions if a.dest not in ("help", "data")}
+    defaults = flag_defaults(LRAImageTask)
     assert set(defaults) == {"num_classes", "regression_target", "no_shuffle", "shorten_method",
                              "shorten_data_split_list", "pixel_normalization"}
     given_on_the_command_line = {"pixel_normalization"}
     assert all(getattr(original, key) == value for key, value in defaults.items()
                if key not in given_on_the_command_line)
-    assert parser.parse_args(["d", "--pixel-normalization", "0.48", "0.24"]).pixel_normalization == [0.48, 0.24]
+    parsed = parse_task_args(LRAImageTask, "d", "--pixel-normalization", "0.48", "0.24")
+    assert parsed.pixel_normalization == [0.48, 0.24]
 
 
 def test_batch_values(tmp_path):

@@ -1,31 +1,22 @@
 """lra-text: flags and defaults of the original, dictionaries (with <CLS>), exact batches, shuffling, and the
 original fixture's batch rebuilt from its data through fairseq-preprocess and an original checkpoint's args."""
 
-import argparse
 import logging
 
 import numpy as np
 import pytest
 import torch
 from fairseq import options, tasks
-from fairseq.data import Dictionary, data_utils, indexed_dataset
+from fairseq.data import Dictionary, data_utils
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
 import mega_plugin  # noqa: F401  (registrations)
 from fixture_utils import ORIGINAL
 from mega_plugin.tasks.lra_text import LRATextTask
+from task_helpers import batch_of, binarize, flag_defaults, parse_task_args
 from fairseq_cli import preprocess
 
 CASE = ORIGINAL / "lra_text" / "chunk8"
-
-
-def binarize(lines, dictionary, prefix):
-    """Write ``lines`` as fairseq-preprocess would (mmap, ``</s>`` appended to every line)."""
-    builder = indexed_dataset.make_builder(indexed_dataset.data_file_path(str(prefix)), "mmap",
-                                           vocab_size=len(dictionary))
-    for line in lines:
-        builder.add_item(dictionary.encode_line(line, add_if_not_exist=False, append_eos=True).long())
-    builder.finalize(indexed_dataset.index_file_path(str(prefix)))
 
 
 def make_data(root, with_src1=False, with_labels=True):
@@ -64,26 +55,13 @@ def fairseq_preprocess(*argv):
 
 
 def task_args(data, **values):
-    parser = argparse.ArgumentParser()
-    LRATextTask.add_args(parser)
-    args = parser.parse_args([str(data)])
-    args.seed, args.dataset_impl = 1, None
-    for key, value in values.items():
-        setattr(args, key, value)
-    return args
-
-
-def batch_of(task, split="test"):
-    dataset = task.load_dataset(split)
-    return dataset.collater([dataset[i] for i in range(len(dataset))])
+    return parse_task_args(LRATextTask, data, **{"seed": 1, "dataset_impl": None, **values})
 
 
 def test_flags_and_defaults_match_the_original_args():
     """Every task flag exists under the original name with the default the original run stored."""
     original = torch.load(CASE / "checkpoint_last.pt", weights_only=False)["args"]
-    parser = argparse.ArgumentParser()
-    LRATextTask.add_args(parser)
-    defaults = {a.dest: a.default for a in parser._actions if a.dest not in ("help", "data")}
+    defaults = flag_defaults(LRATextTask)
     assert set(defaults) == {"num_classes", "init_token", "separator_token", "regression_target", "no_shuffle",
                              "shorten_method", "shorten_data_split_list"}
     assert {key: getattr(original, key) for key in defaults} == defaults

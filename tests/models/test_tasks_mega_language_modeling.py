@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import mega_plugin  # noqa: F401  (registrations)
 from mega_plugin.data.variable_block_dataset import VariableBlockDataset, plan_blocks
 from mega_plugin.tasks.mega_language_modeling import MegaLanguageModelingTask, parse_valid_block
+from task_helpers import binarize
 
 EOS, PAD = 2, 1
 
@@ -119,14 +120,6 @@ def test_parse_valid_block():
 WORDS = [f"w{i}" for i in range(10)]
 
 
-def _binarize(lines, dictionary, prefix):
-    builder = indexed_dataset.make_builder(indexed_dataset.data_file_path(str(prefix)), "mmap",
-                                           vocab_size=len(dictionary))
-    for line in lines:
-        builder.add_item(dictionary.encode_line(line, add_if_not_exist=False, append_eos=True).long())
-    builder.finalize(indexed_dataset.index_file_path(str(prefix)))
-
-
 @pytest.fixture(scope="module")
 def lm_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("lm")
@@ -137,7 +130,7 @@ def lm_data(tmp_path_factory):
     rng = np.random.RandomState(0)
     for split, count in (("train", 60), ("valid", 9)):
         lines = [" ".join(rng.choice(WORDS, rng.randint(1, 9))) for _ in range(count)]
-        _binarize(lines, dictionary, root / split)
+        binarize(lines, dictionary, root / split)
     return root
 
 

@@ -1,7 +1,6 @@
 """speech_commands: flags of the original, data folder variants, exact batches (also the original fixture's),
 stored order, and the error for missing data."""
 
-import argparse
 
 import pytest
 import torch
@@ -12,18 +11,13 @@ import mega_plugin  # noqa: F401  (registrations)
 from fixture_utils import ORIGINAL
 from mega_plugin.data.speech_commands_dataset import SpeechCommandsDataset, variant_name
 from mega_plugin.tasks.speech_commands import SpeechCommandsTask
+from task_helpers import flag_defaults, parse_task_args
 
 CASE = ORIGINAL / "sc_raw"
 
 
 def task_args(data, **values):
-    parser = argparse.ArgumentParser()
-    SpeechCommandsTask.add_args(parser)
-    args = parser.parse_args([str(data)])
-    args.seed, args.max_positions = 1, 16000
-    for key, value in values.items():
-        setattr(args, key, value)
-    return args
+    return parse_task_args(SpeechCommandsTask, data, **{"seed": 1, "max_positions": 16000, **values})
 
 
 def save_split(root, variant, split, inputs, labels):
@@ -35,9 +29,7 @@ def save_split(root, variant, split, inputs, labels):
 
 def test_flags_and_defaults_match_the_original_args():
     original = torch.load(CASE / "checkpoint_last.pt", weights_only=False)["args"]
-    parser = argparse.ArgumentParser()
-    SpeechCommandsTask.add_args(parser)
-    defaults = {a.dest: a.default for a in parser._actions if a.dest not in ("help", "data")}
+    defaults = flag_defaults(SpeechCommandsTask)
     assert set(defaults) == {"num_classes", "regression_target", "no_shuffle", "shorten_method",
                              "shorten_data_split_list", "sc_all_classes", "sc_dropped_rate", "mfcc"}
     assert {key: getattr(original, key) for key in defaults} == defaults
