@@ -8,7 +8,7 @@ Layout produced (what ``--task lra-text`` reads)::
     OUT/tokens/{split}.src, .src1, .label                  the plain token files (removed unless keep_tokens)
 
 Token dictionary: every token of the training documents (both documents for AAN), most frequent first, ties in
-string order, written as fairseq ``dict.txt`` and passed to fairseq-preprocess with ``--srcdict`` (so ``src`` and
+string order (or a given ``dict.txt``), written as fairseq ``dict.txt`` and passed to fairseq-preprocess with ``--srcdict`` (so ``src`` and
 ``src1`` share it). Label dictionary: the classes ``0 .. num_classes-1`` in numeric order, so the task's class
 index (label-dictionary index - 4 specials) equals the label. fairseq-preprocess appends ``</s>`` to every line.
 """
@@ -98,16 +98,42 @@ def run_preprocess(tokens_dir: pathlib.Path, suffix: str, dictionary: pathlib.Pa
             handler.close()
 
 
+def read_dictionary(path: pathlib.Path) -> List[Tuple[str, int]]:
+    """The ``(symbol, count)`` entries of a fairseq ``dict.txt``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no dictionary file {path}")
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].isdigit():
+            raise ValueError(f"{path}:{number}: expected 'symbol count', got {line!r}")
+        entries.append((fields[0], int(fields[1])))
+    return entries
+
+
 def write_text_task(out: pathlib.Path, splits: Dict[str, Iterable[TextExample]], num_classes: int,
-                    num_documents: int = 1, workers: int = 1, keep_tokens: bool = False) -> dict:
-    """Tokens -> dictionaries -> binarized ``src-bin`` / ``src1-bin`` / ``label-bin``; returns a summary dict."""
+                    num_documents: int = 1, workers: int = 1, keep_tokens: bool = False,
+                    dictionary: pathlib.Path = None) -> dict:
+    """Tokens -> dictionaries -> binarized ``src-bin`` / ``src1-bin`` / ``label-bin``; returns a summary dict.
+
+    ``dictionary``: an existing token ``dict.txt`` to use instead of one built from the training split (so that a
+    model trained on other data prepared here reads the same token ids); it must hold every training token.
+    """
     if set(splits) != set(SPLITS):
         raise ValueError(f"need exactly the splits {SPLITS}, got {sorted(splits)}")
     tokens_dir = out / "tokens"
     token_counts, label_counts = write_token_files(tokens_dir, splits, num_documents, num_classes)
     if not token_counts:
         raise ValueError("the training split has no tokens")
-    write_dictionary(tokens_dir / "dict.txt", token_dictionary_entries(token_counts))
+    if dictionary is None:
+        entries = token_dictionary_entries(token_counts)
+    else:
+        entries = read_dictionary(dictionary)
+        missing = sorted(set(token_counts) - {symbol for symbol, _ in entries})
+        if missing:
+            raise ValueError(f"{dictionary} lacks training tokens {missing[:10]}"
+                             f"{' ...' if len(missing) > 10 else ''}")
+    write_dictionary(tokens_dir / "dict.txt", entries)
     write_dictionary(tokens_dir / "dict.label.txt", [(str(c), label_counts["train"][c]) for c in range(num_classes)])
     for index in range(num_documents):
         suffix = DOCUMENT_SUFFIXES[index]

@@ -36,10 +36,10 @@ IMAGE_RESOLUTIONS = {"pathfinder": 32, "pathx": 128}
 
 
 def prepare_text(task: str, source: pathlib.Path, out: pathlib.Path, max_length=None, limit=None, workers=1,
-                 keep_tokens=False) -> dict:
+                 keep_tokens=False, dictionary=None) -> dict:
     reader, num_classes, documents, default_length = TEXT_TASKS[task]
     splits = reader(source, max_length or default_length, limit)
-    summary = write_text_task(out, splits, num_classes, documents, workers, keep_tokens)
+    summary = write_text_task(out, splits, num_classes, documents, workers, keep_tokens, dictionary)
     summary["max_length"] = max_length or default_length
     return summary
 
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help=f"tokens kept per document (default {TEXT_TASKS[task][3]})")
             sub.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
             sub.add_argument("--keep-tokens", action="store_true", help="keep OUT/tokens (plain token files)")
+            sub.add_argument("--dictionary", type=pathlib.Path, default=None,
+                             help="token dict.txt to reuse (e.g. DATA/src-bin/dict.txt of another prepared folder) "
+                                  "instead of building one from the training split")
         else:
             sub.add_argument("--seed", type=int, default=42, help="split seed (original: 42)")
         if task == "cifar10":

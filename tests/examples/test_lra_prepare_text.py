@@ -62,6 +62,21 @@ def test_listops_source_dictionary_is_frequency_ordered(tmp_path):
     assert entries == [[t, str(c)] for t, c in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
+def test_listops_with_a_given_dictionary_keeps_its_token_ids(tmp_path):
+    """--dictionary reuses another folder's dict.txt (e.g. to fine-tune on data prepared elsewhere)."""
+    given = tmp_path / "dict.txt"
+    symbols = ["[SM", "9", "8", "7", "6", "5", "4", "3", "2", "1", "0", "]", "[MIN", "[MED", "[MAX", "extra"]
+    given.write_text("".join(f"{symbol} 1\n" for symbol in symbols))
+    out = tmp_path / "out"
+    prepare.main(["listops", str(FORMATS / "listops-1000"), str(out), "--dictionary", str(given), "--keep-tokens"])
+    assert [line.split()[0] for line in read_lines(out / "src-bin" / "dict.txt")] == symbols
+    tokens = {split: [line.split() for line in lines] for split, lines in LISTOPS_TOKENS.items()}
+    _check_binarized(out, tokens, LISTOPS_LABELS)
+    given.write_text("[SM 1\n9 1\n")
+    with pytest.raises(SystemExit):
+        prepare.main(["listops", str(FORMATS / "listops-1000"), str(tmp_path / "bad"), "--dictionary", str(given)])
+
+
 def test_listops_from_an_lra_release_root_with_gzip_and_truncation(tmp_path):
     release = tmp_path / "lra_release" / "listops-1000"
     shutil.copytree(FORMATS / "listops-1000", release)
