@@ -3,9 +3,11 @@
     python benchmarks/layer.py                       # CPU, fp32, small token budget
     python benchmarks/layer.py --device cuda --dtype bf16 --tokens 65536 --lengths 1024 4096 16384 65536
     python benchmarks/layer.py --compile           # also time torch.compile(ours, fullgraph=True)
+    python benchmarks/layer.py --attention laplace --chunks -1 --lengths 1024 2048   # element attention
 
 Every row: B*L = --tokens, D = --dim. Before timing, our layer and HF's are run on the same input and must agree
-(max abs diff printed). Ratios are ours / peer, measured in the same process (lower is better).
+(max abs diff printed). Ratios are ours / peer, measured in the same process (lower is better). "saved MB" is
+what autograd keeps for the backward after one forward (distinct storages; any device); "MB" is the CUDA peak.
 """
 
 import argparse
@@ -35,6 +37,22 @@ def measure(fn, device, repeat):
         times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
     return statistics.median(times), peak
+
+
+def saved_bytes(module, x, call):
+    """Bytes of the distinct storages autograd saves for the backward during one forward of ``call(module, x)``."""
+    storages = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    inp = x.detach().requires_grad_(True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = call(module, inp)
+    del out
+    return sum(storages.values())
 
 
 def fwd_bwd(module, x, call):
@@ -69,6 +87,8 @@ def main():
     parser.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048])
     parser.add_argument("--chunks", type=int, nargs="+", default=[-1, 128])
     parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--attention", default="softmax", choices=["softmax", "laplace", "relu2"],
+                        help="attention function of the Mega layers")
     parser.add_argument("--layers", nargs="+", default=["encoder", "decoder"], choices=["encoder", "decoder"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-hf", action="store_true", help="skip the HF peer (it is slow for long full attention)")
@@ -77,10 +97,11 @@ def main():
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     torch.manual_seed(0)
 
-    print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} torch={torch.__version__}")
+    print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} attention={args.attention} "
+          f"torch={torch.__version__}")
     print("| layer | L | chunk | ours ms | compiled ms | HF ms | transformer ms | ours/HF | compiled/HF | ours/transformer |"
-          " max abs(ours-HF) | ours MB | HF MB | transformer MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          " max abs(ours-HF) | ours saved MB | HF saved MB | ours MB | HF MB | transformer MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     dim = args.dim
     peer = transformer_layer(dim, 4 * dim, heads=max(1, dim // 64)).to(device, dtype)
     for kind in args.layers:
@@ -94,7 +115,7 @@ def main():
                     continue
                 cfg = MegaLayerConfig(
                     embed_dim=dim, hidden_dim=2 * dim, ffn_hidden_dim=2 * dim, z_dim=dim // 2, n_dim=16,
-                    chunk_size=chunk, rel_pos_bias="rotary", norm_type="layernorm", prenorm=True,
+                    chunk_size=chunk, attention_activation=args.attention, rel_pos_bias="rotary", norm_type="layernorm", prenorm=True,
                     max_positions=length,
                 )
                 ours = (MegaDecoderLayer(cfg) if causal else MegaEncoderLayer(cfg)).to(device)
@@ -109,18 +130,20 @@ def main():
                     hf = hf.to(dtype)
                 ours = ours.to(dtype)
                 ours_time, ours_mem = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
+                ours_saved = saved_bytes(ours, x, ours_call)
                 compiled_time = None
                 if args.compile:
                     torch._dynamo.reset()
                     compiled = torch.compile(ours, fullgraph=True)  # measure() runs a warm-up (the compilation)
                     compiled_time, _ = measure(fwd_bwd(compiled, x, ours_call), device, args.repeat)
-                hf_time = hf_mem = None
+                hf_time = hf_mem = hf_saved = None
                 if hf is not None:
                     hf_time, hf_mem = measure(fwd_bwd(hf, x, hf_call(causal, length, chunk)), device, args.repeat)
+                    hf_saved = saved_bytes(hf, x, hf_call(causal, length, chunk))
                 print(
                     f"| {kind} | {length} | {chunk} | {ours_time * 1e3:.1f} | {_ms(compiled_time)} | {_ms(hf_time)} | "
                     f"{peer_time * 1e3:.1f} | {_ratio(ours_time, hf_time)} | {_ratio(compiled_time, hf_time)} | "
-                    f"{_ratio(ours_time, peer_time)} | {diff} | "
+                    f"{_ratio(ours_time, peer_time)} | {diff} | {_mb(ours_saved)} | {_mb(hf_saved)} | "
                     f"{_mb(ours_mem)} | {_mb(hf_mem)} | {_mb(peer_mem)} |",
                     flush=True,
                 )

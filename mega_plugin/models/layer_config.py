@@ -42,7 +42,8 @@ def decoder_config(args) -> MegaLayerConfig:
     """Decoder layers of the ``mega`` (NMT) and ``mega_lm`` models."""
     max_source = getattr(args, "max_source_positions", None) or 0
     return _side_config(args, "decoder", args.max_target_positions,
-                        cross_max_positions=max(args.max_target_positions, max_source))
+                        cross_max_positions=max(args.max_target_positions, max_source),
+                        cross_attention_init=getattr(args, "cross_attention_init", None) or "normal")
 
 
 def sentence_encoder_config(args) -> MegaLayerConfig:

@@ -31,6 +31,7 @@ from mega_plugin.models.layer_config import decoder_config, nmt_encoder_config
 from mega_plugin.models.original_behaviour import PLUGIN_VERSION, add_behaviour_args, apply_behaviour
 from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, SequenceNorm
 from mega_plugin.models.arch_defaults import set_defaults
+from mega_plugin.modules.cross_attention import CROSS_ATTENTION_INITS
 from mega_plugin.modules.dropout import Dropout
 
 DEFAULT_MAX_POSITIONS = 1024
@@ -51,6 +52,9 @@ class MegaModel(FairseqEncoderDecoderModel):
         parser.add_argument("--share-all-embeddings", action="store_true", help="one embedding for both sides")
         parser.add_argument("--adaptive-softmax-cutoff", metavar="EXPR", help="(not supported by Mega NMT)")
         parser.add_argument("--adaptive-softmax-dropout", type=float, metavar="D", help="(not supported)")
+        parser.add_argument("--cross-attention-init", choices=CROSS_ATTENTION_INITS,
+                            help="init of the cross-attention projections: normal (the original's N(0, 0.02), "
+                                 "default) or xavier (learns to use the source much faster in narrow models)")
         add_behaviour_args(parser)
 
     @classmethod

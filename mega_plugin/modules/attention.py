@@ -9,12 +9,16 @@ key position > query position where query row i sits at position ``q_offset + i`
 * relu2 / laplace ("element" attention): ``act(q k^T / n + bias) * visible`` where n is the number of visible
   keys of the row (non-pad and, when causal, not in the future), at least 1. For right padding this equals the
   original's ``i + 1`` (causal) and "non-pad keys in the chunk" (bidirectional) normalisers.
+
+``element_attention`` computes ``attention_weights(...) @ v`` for relu2 / laplace a block of query rows at a time
+(never more than ``ELEMENT_BLOCK_ELEMENTS`` weights alive, in the forward or saved for the backward).
 """
 
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from mega_plugin.modules.activations import laplace, relu2
 
@@ -60,6 +64,60 @@ def attention_weights(
     if hidden is not None:
         weights = weights.masked_fill(hidden, 0.0)
     return weights
+
+
+ELEMENT_BLOCK_ELEMENTS = 1 << 22  # weights formed at once by element_attention (16 MiB in float32)
+
+
+def _query_rows(t: Optional[torch.Tensor], start: int, stop: int) -> Optional[torch.Tensor]:
+    """Rows start:stop of the query axis (-2) of a tensor broadcast along it, or the tensor itself if size 1."""
+    if t is None or t.dim() < 2 or t.size(-2) == 1:
+        return t
+    return t[..., start:stop, :]
+
+
+def _element_block(q, k, v, bias, hidden, kind: str, dropout: float) -> torch.Tensor:
+    weights = attention_weights(q, k, bias, hidden, kind)
+    if dropout > 0.0:
+        weights = F.dropout(weights, dropout)
+    return torch.matmul(weights, v)
+
+
+def element_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: torch.Tensor,
+    hidden: Optional[torch.Tensor],
+    kind: str,
+    dropout: float = 0.0,
+    max_elements: Optional[int] = None,
+) -> torch.Tensor:
+    """relu2 / laplace attention ``[..., Cq, H]`` = ``dropout(attention_weights(q, k, bias, hidden, kind)) @ v``.
+
+    Query rows go in blocks of at most ``max_elements`` (default ``ELEMENT_BLOCK_ELEMENTS``) weights; with gradients each block runs under activation
+    checkpointing (the weights are recomputed in the backward, the dropout mask with them), so memory grows with
+    one block instead of the whole ``[..., Cq, Ck]`` matrix. One block: exactly the reference path.
+    """
+    if kind == "softmax":
+        raise ValueError("element_attention is for relu2 / laplace; softmax goes through fused_softmax_attention")
+    max_elements = ELEMENT_BLOCK_ELEMENTS if max_elements is None else max_elements
+    rows = q.size(-2)
+    per_row = q[..., 0, 0].numel() * k.size(-2)
+    block = max(1, max_elements // max(1, per_row))
+    if block >= rows:
+        return _element_block(q, k, v, bias, hidden, kind, dropout)
+    save_memory = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, bias))
+    outputs = []
+    for start in range(0, rows, block):
+        stop = min(start + block, rows)
+        args = (q[..., start:stop, :], k, v, _query_rows(bias, start, stop), _query_rows(hidden, start, stop),
+                kind, dropout)
+        if save_memory:
+            outputs.append(checkpoint(_element_block, *args, use_reentrant=False))
+        else:
+            outputs.append(_element_block(*args))
+    return torch.cat(outputs, dim=-2)
 
 
 SLICED_CAUSAL_MIN_KEYS = 512

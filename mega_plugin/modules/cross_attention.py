@@ -10,6 +10,11 @@ For decoder states ``query [Lq, B, D]`` and encoder states ``key [Lk, B, D]``:
 ``key_padding_mask`` bool ``[B, Lk]`` (True = pad). The original indexes the position bias by the *padded*
 source index, so a left-padded source changes the outputs (original bug). ``pad_invariant_positions=True``
 (default) counts source positions over real tokens only; set it False to reproduce original checkpoints exactly.
+
+``init``: ``"normal"`` (the original: every projection N(0, 0.02), biases 0) or ``"xavier"`` (xavier-uniform
+weights, biases 0). With N(0, 0.02) the attention logits are a product of two small projections and the output is
+scaled by two more, so a narrow decoder (D 128) learns to use the source slowly; xavier is much faster there
+(examples/translation/README.md). Only training from scratch is affected: loaded weights replace the init.
 Incremental decoding caches the encoder keys/values and the number of target tokens seen; steps may hold any
 number of tokens.
 """
@@ -21,12 +26,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
-from mega_plugin.modules.attention import attention_weights
+from mega_plugin.modules.attention import attention_weights, element_attention, fused_softmax_attention
 from mega_plugin.modules.dropout import Dropout, build_dropout
 from mega_plugin.modules.gated_attention import check_padding_mask
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 from mega_plugin.modules.norms import SequenceNorm
 from mega_plugin.modules.position_bias import build_position_bias
+
+CROSS_ATTENTION_INITS = ("normal", "xavier")
 
 
 class GatedCrossAttention(nn.Module, IncrementalStateMixin):
@@ -49,8 +56,14 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
         rel_pos_bias: str = "simple",
         max_positions: int = 1024,
         pad_invariant_positions: bool = True,
+        init: str = "normal",
+        fast_attention: bool = True,
     ):
         super().__init__()
+        if init not in CROSS_ATTENTION_INITS:
+            raise ValueError(f"unknown cross-attention init {init!r}; expected one of {CROSS_ATTENTION_INITS}")
+        self.init = init
+        self.fast_attention = fast_attention  # attention without forming all weights; False = reference path
         self.embed_dim, self.zdim = embed_dim, zdim
         self.activation = get_activation_fn(activation)
         self.attention_activation = check_attention_activation(attention_activation)
@@ -70,7 +83,10 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
 
     def reset_parameters(self) -> None:
         for linear in (self.k_proj, self.v_proj, self.q_proj, self.h_proj):
-            nn.init.normal_(linear.weight, mean=0.0, std=0.02)
+            if self.init == "xavier":
+                nn.init.xavier_uniform_(linear.weight)
+            else:
+                nn.init.normal_(linear.weight, mean=0.0, std=0.02)
             nn.init.zeros_(linear.bias)
 
     def forward(
@@ -115,9 +131,17 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
         query_pos = torch.arange(first_step, first_step + num_queries, device=q.device)
         bias = self.rel_pos_bias.at(query_pos, self._source_positions(k, key_padding_mask))
         hidden = None if key_padding_mask is None else key_padding_mask.unsqueeze(1)  # [B, 1, Lk]
-        weights = attention_weights(q, k, bias, hidden, self.attention_activation)
         v = self.hidden_dropout(v, batch_first=True)
-        h = torch.matmul(self.attention_dropout(weights), v).transpose(0, 1)  # [Lq, B, D]
+        weights = None
+        dropout = self.attention_dropout.p if self.training else 0.0
+        if need_weights or not self.fast_attention:
+            weights = attention_weights(q, k, bias, hidden, self.attention_activation)
+            h = torch.matmul(self.attention_dropout(weights), v)
+        elif self.attention_activation == "softmax":
+            h = fused_softmax_attention(q, k, v, bias, hidden, False, dropout)
+        else:
+            h = element_attention(q, k, v, bias, hidden, self.attention_activation, dropout)
+        h = h.transpose(0, 1)  # [Lq, B, D]
 
         h = self.dropout(self.activation(self.h_proj(h * r)))
         out = torch.addcmul(residual, u, h - residual)

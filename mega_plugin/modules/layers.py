@@ -42,7 +42,8 @@ class MegaLayerConfig:
     truncate_incremental: bool = True  # False reproduces the original's incremental EMA (ignores truncation)
     cross_max_positions: int = 1024  # cross-attention position table (decoder only)
     pad_invariant_cross_positions: bool = True  # False reproduces the original's padded-index cross bias
-    fast_attention: bool = True  # softmax through scaled_dot_product_attention (False: plain reference path)
+    cross_attention_init: str = "normal"  # "normal" (original N(0, 0.02)) or "xavier" (cross-attention projections)
+    fast_attention: bool = True  # attention without forming all weights at once (False: plain reference path)
 
     def gated_attention(self, bidirectional: bool) -> MovingAverageGatedAttention:
         return MovingAverageGatedAttention(
@@ -71,7 +72,8 @@ class MegaLayerConfig:
             activation=self.activation, attention_activation=self.attention_activation,
             norm_type=self.norm_type, prenorm=self.prenorm, feature_dropout=self.feature_dropout,
             rel_pos_bias=self.rel_pos_bias, max_positions=self.cross_max_positions,
-            pad_invariant_positions=self.pad_invariant_cross_positions,
+            pad_invariant_positions=self.pad_invariant_cross_positions, init=self.cross_attention_init,
+            fast_attention=self.fast_attention,
         )
 
 

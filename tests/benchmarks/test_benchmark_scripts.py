@@ -30,6 +30,15 @@ def test_layer_benchmark_agrees_with_hf_before_timing():
     assert max(diffs) < 1e-5
 
 
+@pytest.mark.parametrize("attention", ["laplace", "relu2"])
+def test_layer_benchmark_agrees_with_hf_for_element_attention(attention):
+    rows = run("layer.py", "--tokens", 64, "--lengths", 32, "--chunks", -1, 8, "--dim", 16, "--repeat", 1,
+               "--attention", attention, "--layers", "encoder")
+    diffs = [float(value) for value in column(rows, "max abs(ours-HF)")]
+    assert len(diffs) == 2 and max(diffs) < 1e-5
+    assert len(column(rows, "ours saved MB")) == 2
+
+
 def test_decode_benchmark_agrees_with_hf_before_timing():
     rows = run("decode.py", "--contexts", 16, 40, "--chunk", 8, "--dim", 16, "--layers", 2, "--vocab", 50,
                "--steps", 2)

@@ -265,3 +265,33 @@ def test_errors_name_the_problem():
         MegaModel.build_model(args, StandInTask(dictionary(24), dictionary(30)))
     with pytest.raises(ValueError, match="cannot be combined"):
         _build([*SMALL, "--normalize-before", "--normalize-embedding"])
+
+
+@pytest.mark.parametrize("init", [None, "normal", "xavier"])
+def test_cross_attention_init_flag(init):
+    """--cross-attention-init: the original N(0, 0.02) by default, xavier-uniform on request (biases 0 both ways);
+    only the cross-attention projections change."""
+    torch.manual_seed(0)
+    model = _build([*SMALL, "--encoder-embed-dim", "64", "--encoder-hidden-dim", "64", "--encoder-z-dim", "16",
+                    *([] if init is None else ["--cross-attention-init", init])])
+    cross = model.decoder.layers[0].cross_attn
+    for linear in (cross.k_proj, cross.v_proj, cross.q_proj, cross.h_proj):
+        fan_out, fan_in = linear.weight.shape
+        bound = (6.0 / (fan_in + fan_out)) ** 0.5
+        std = linear.weight.std().item()
+        if init == "xavier":  # uniform(-bound, bound): std = bound / sqrt(3)
+            assert linear.weight.abs().max().item() <= bound
+            assert std == pytest.approx(bound / 3 ** 0.5, rel=0.1)
+        else:
+            assert std == pytest.approx(0.02, rel=0.1)
+        assert not linear.bias.any()
+    assert model.decoder.layers[0].mega_layer.v_proj.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    with pytest.raises(SystemExit):
+        _build([*SMALL, "--cross-attention-init", "kaiming"])
+
+
+def test_cross_attention_init_is_checked_in_the_module():
+    from mega_plugin.modules.cross_attention import GatedCrossAttention
+
+    with pytest.raises(ValueError, match="unknown cross-attention init 'kaiming'"):
+        GatedCrossAttention(embed_dim=8, zdim=4, init="kaiming")

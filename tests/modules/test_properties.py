@@ -6,11 +6,14 @@ equals the full forward for any step sizes; (4) lengths that are not chunk multi
 padded-to-a-multiple call.
 """
 
+from unittest import mock
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig
+from mega_plugin.modules import attention as attention_module
 
 TOL = 1e-9
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -168,20 +171,35 @@ def test_non_multiple_lengths_equal_padded_to_multiple(setup, length):
     assert (padded[:length] - short).abs().max() <= TOL
 
 
+def _set_fast_attention(layer, fast: bool) -> None:
+    for module in layer.modules():
+        if hasattr(module, "fast_attention"):
+            module.fast_attention = fast
+
+
 @SETTINGS
-@given(configs(softmax_only=True), st.integers(1, 14), st.booleans())
-def test_fused_softmax_path_equals_reference_path(setup, length, padded):
+@given(configs(), st.integers(1, 14), st.booleans(), st.integers(1, 40))
+def test_fast_attention_paths_equal_reference_path(setup, length, padded, block_elements):
+    """SDPA softmax and blockwise relu2/laplace (a few weights per block, so many blocks) == the plain path that
+    forms every weight, in values and in gradients w.r.t. the input and every parameter (self and cross)."""
     layer, cfg, causal, cross = setup
     x = torch.randn(length, 2, cfg.embed_dim, dtype=torch.float64)
     mask = torch.zeros(2, length, dtype=torch.bool)
     if padded:
         mask[1, (length + 1) // 2 :] = True
     encoder = make_encoder(cfg, cross, 2)
-    attention = layer.mega_layer
-    with torch.no_grad():
-        attention.fast_attention = True
-        fast = run(layer, x, mask, encoder)
-        attention.fast_attention = False
-        reference = run(layer, x, mask, encoder)
     real = ~mask.t()
-    assert (fast - reference)[real].abs().max() <= TOL
+    results = []
+    for fast in (True, False):
+        _set_fast_attention(layer, fast)
+        layer.zero_grad()
+        inp = x.clone().requires_grad_(True)
+        with mock.patch.object(attention_module, "ELEMENT_BLOCK_ELEMENTS", block_elements):
+            out = run(layer, inp, mask, encoder)
+        (out * real.unsqueeze(-1)).sum().backward()
+        grads = [inp.grad] + [torch.zeros(0) if p.grad is None else p.grad.clone() for p in layer.parameters()]
+        results.append((out, grads))
+    (fast_out, fast_grads), (ref_out, ref_grads) = results
+    assert (fast_out - ref_out)[real].abs().max() <= TOL
+    for fast_grad, ref_grad in zip(fast_grads, ref_grads):
+        torch.testing.assert_close(fast_grad, ref_grad, rtol=1e-7, atol=1e-9)
