@@ -3,11 +3,12 @@
     python benchmarks/layer.py                       # CPU, fp32, small token budget
     python benchmarks/layer.py --device cuda --dtype bf16 --tokens 65536 --lengths 1024 4096 16384 65536
     python benchmarks/layer.py --compile           # also time torch.compile(ours, fullgraph=True)
-    python benchmarks/layer.py --attention laplace --chunks -1 --lengths 1024 2048   # element attention
+    python benchmarks/layer.py --attention laplace --reference --layers encoder --lengths 1024 2048
 
 Every row: B*L = --tokens, D = --dim. Before timing, our layer and HF's are run on the same input and must agree
 (max abs diff printed). Ratios are ours / peer, measured in the same process (lower is better). "saved MB" is
 what autograd keeps for the backward after one forward (distinct storages; any device); "MB" is the CUDA peak.
+--reference adds our own plain path (``fast_attention=False``: every attention weight formed at once).
 """
 
 import argparse
@@ -93,6 +94,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-hf", action="store_true", help="skip the HF peer (it is slow for long full attention)")
     parser.add_argument("--compile", action="store_true", help="also time our layer under torch.compile (fullgraph)")
+    parser.add_argument("--reference", action="store_true",
+                        help="also time our plain reference path (fast_attention=False)")
     args = parser.parse_args()
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     torch.manual_seed(0)
@@ -100,8 +103,8 @@ def main():
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} attention={args.attention} "
           f"torch={torch.__version__}")
     print("| layer | L | chunk | ours ms | compiled ms | HF ms | transformer ms | ours/HF | compiled/HF | ours/transformer |"
-          " max abs(ours-HF) | ours saved MB | HF saved MB | ours MB | HF MB | transformer MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          " max abs(ours-HF) | ours saved MB | HF saved MB | plain ms | plain saved MB | ours MB | HF MB | transformer MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     dim = args.dim
     peer = transformer_layer(dim, 4 * dim, heads=max(1, dim // 64)).to(device, dtype)
     for kind in args.layers:
@@ -136,6 +139,12 @@ def main():
                     torch._dynamo.reset()
                     compiled = torch.compile(ours, fullgraph=True)  # measure() runs a warm-up (the compilation)
                     compiled_time, _ = measure(fwd_bwd(compiled, x, ours_call), device, args.repeat)
+                reference = "- | - |"
+                if args.reference:
+                    _set_fast_attention(ours, False)
+                    plain_time, _ = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
+                    reference = f"{plain_time * 1e3:.1f} | {_mb(saved_bytes(ours, x, ours_call))} |"
+                    _set_fast_attention(ours, True)
                 hf_time = hf_mem = hf_saved = None
                 if hf is not None:
                     hf_time, hf_mem = measure(fwd_bwd(hf, x, hf_call(causal, length, chunk)), device, args.repeat)
@@ -143,10 +152,16 @@ def main():
                 print(
                     f"| {kind} | {length} | {chunk} | {ours_time * 1e3:.1f} | {_ms(compiled_time)} | {_ms(hf_time)} | "
                     f"{peer_time * 1e3:.1f} | {_ratio(ours_time, hf_time)} | {_ratio(compiled_time, hf_time)} | "
-                    f"{_ratio(ours_time, peer_time)} | {diff} | {_mb(ours_saved)} | {_mb(hf_saved)} | "
+                    f"{_ratio(ours_time, peer_time)} | {diff} | {_mb(ours_saved)} | {_mb(hf_saved)} | {reference} "
                     f"{_mb(ours_mem)} | {_mb(hf_mem)} | {_mb(peer_mem)} |",
                     flush=True,
                 )
+
+
+def _set_fast_attention(layer, fast):
+    for module in layer.modules():
+        if hasattr(module, "fast_attention"):
+            module.fast_attention = fast
 
 
 def _ms(seconds):

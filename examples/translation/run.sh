@@ -8,7 +8,8 @@
 # WORK: work folder (default: runs/translation under the repository root).
 # Environment knobs (defaults = the measured setting of README.md):
 #   LINES (0 = all 29,000 training pairs), EVAL_LINES (0 = all valid/test pairs), VOCAB (8000),
-#   UPDATES (2200), MAX_TOKENS (2048), LR (0.005), WARMUP (300), SIZE (small | tiny), BEAM (5), PYTHON (python).
+#   UPDATES (800), MAX_TOKENS (2048), LR (0.005), WARMUP (200), SIZE (small | tiny), CROSS_INIT (xavier | normal),
+#   BEAM (5), SEED (1), PYTHON (python).
 # A smoke test: LINES=300 EVAL_LINES=20 VOCAB=400 UPDATES=5 WARMUP=2 SIZE=tiny bash examples/translation/run.sh
 set -euo pipefail
 

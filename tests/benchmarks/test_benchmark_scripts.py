@@ -33,10 +33,10 @@ def test_layer_benchmark_agrees_with_hf_before_timing():
 @pytest.mark.parametrize("attention", ["laplace", "relu2"])
 def test_layer_benchmark_agrees_with_hf_for_element_attention(attention):
     rows = run("layer.py", "--tokens", 64, "--lengths", 32, "--chunks", -1, 8, "--dim", 16, "--repeat", 1,
-               "--attention", attention, "--layers", "encoder")
+               "--attention", attention, "--layers", "encoder", "--reference")
     diffs = [float(value) for value in column(rows, "max abs(ours-HF)")]
     assert len(diffs) == 2 and max(diffs) < 1e-5
-    assert len(column(rows, "ours saved MB")) == 2
+    assert all(float(value) > 0 for value in column(rows, "plain ms"))
 
 
 def test_decode_benchmark_agrees_with_hf_before_timing():
