@@ -7,6 +7,7 @@ plugin="$(cd "$here/../../mega_plugin" && pwd)"
 work="${1:-runs/quickstart}"
 updates="${UPDATES:-300}"
 
+rm -rf "$work/data-bin" "$work/checkpoints"  # a fresh run every time (fairseq-train would resume from the last)
 python "$here/make_corpus.py" "$work/text"
 fairseq-preprocess --only-source --trainpref "$work/text/train.txt" --validpref "$work/text/valid.txt" \
     --testpref "$work/text/test.txt" --destdir "$work/data-bin" --workers 1 > "$work/preprocess.log"
