@@ -12,6 +12,7 @@ what autograd keeps for the backward after one forward (distinct storages; any d
 """
 
 import argparse
+import math
 import statistics
 import time
 
@@ -24,7 +25,15 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def measure(fn, device, repeat):
-    """Median seconds and peak bytes (CUDA only) of ``fn()`` (a fwd+bwd)."""
+    """Median seconds and peak bytes (CUDA only) of ``fn()`` (a fwd+bwd); (nan, None) when CUDA runs out of memory."""
+    try:
+        return _measure(fn, device, repeat)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return float("nan"), None
+
+
+def _measure(fn, device, repeat):
     fn()  # warm-up
     times = []
     if device.type == "cuda":
@@ -50,8 +59,12 @@ def saved_bytes(module, x, call):
         return t
 
     inp = x.detach().requires_grad_(True)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = call(module, inp)
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = call(module, inp)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return None
     del out
     return sum(storages.values())
 
@@ -93,6 +106,8 @@ def main():
     parser.add_argument("--layers", nargs="+", default=["encoder", "decoder"], choices=["encoder", "decoder"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-hf", action="store_true", help="skip the HF peer (it is slow for long full attention)")
+    parser.add_argument("--hf-max-length", type=int, default=None,
+                        help="skip the HF peer for full attention above this length (its L x L weights)")
     parser.add_argument("--compile", action="store_true", help="also time our layer under torch.compile (fullgraph)")
     parser.add_argument("--reference", action="store_true",
                         help="also time our plain reference path (fast_attention=False)")
@@ -122,7 +137,8 @@ def main():
                     max_positions=length,
                 )
                 ours = (MegaDecoderLayer(cfg) if causal else MegaEncoderLayer(cfg)).to(device)
-                hf = None if args.no_hf else hf_block(cfg, ours, causal, length)
+                skip_hf = args.no_hf or (chunk <= 0 and args.hf_max_length and length > args.hf_max_length)
+                hf = None if skip_hf else hf_block(cfg, ours, causal, length)
                 diff = "-"
                 if hf is not None:
                     hf = hf.to(device)
@@ -143,7 +159,7 @@ def main():
                 if args.reference:
                     _set_fast_attention(ours, False)
                     plain_time, _ = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
-                    reference = f"{plain_time * 1e3:.1f} | {_mb(saved_bytes(ours, x, ours_call))} |"
+                    reference = f"{_ms(plain_time)} | {_mb(saved_bytes(ours, x, ours_call))} |"
                     _set_fast_attention(ours, True)
                 hf_time = hf_mem = hf_saved = None
                 if hf is not None:
@@ -165,11 +181,15 @@ def _set_fast_attention(layer, fast):
 
 
 def _ms(seconds):
-    return "-" if seconds is None else f"{seconds * 1e3:.1f}"
+    if seconds is None:
+        return "-"
+    return "OOM" if math.isnan(seconds) else f"{seconds * 1e3:.1f}"
 
 
 def _ratio(a, b):
-    return "-" if a is None or b is None else f"{a / b:.2f}"
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return "-"
+    return f"{a / b:.2f}"
 
 
 def _mb(nbytes):

@@ -52,3 +52,23 @@ def test_train_benchmark_matches_parameter_counts():
     params = dict(zip(column(rows, "arch"), (int(p.replace(",", "")) for p in column(rows, "parameters"))))
     assert set(params) == {"mega_lm_base", "transformer_lm"}
     assert abs(params["transformer_lm"] - params["mega_lm_base"]) <= 0.02 * params["mega_lm_base"]
+
+
+@pytest.mark.parametrize("part, rows", [("softmax", 8), ("laplace", 8), ("decode", 2)])
+def test_gpu_suite_parts_run_at_toy_size_on_cpu(tmp_path, part, rows):
+    """benchmarks/gpu_suite.sh (meant for the H100) at toy size on CPU: every part writes its table, HF is skipped
+    for full attention above HF_MAX and compared (< 1e-5) where it runs."""
+    import os
+
+    env = dict(os.environ, DEVICE="cpu", DTYPE="fp32", TOKENS="64", LENGTHS="16 32", CHUNKS="-1 8", HF_MAX="16",
+               PYTHON=sys.executable, OMP_NUM_THREADS="1")
+    result = subprocess.run(["bash", str(BENCHMARKS / "gpu_suite.sh"), str(tmp_path), part], capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = [line.split("|")[1:-1] for line in (tmp_path / f"{part}.md").read_text().splitlines()
+             if line.startswith("| ")]
+    assert len(table) - 1 == rows  # after the header
+    name = "next-token max abs(ours-HF)" if part == "decode" else "max abs(ours-HF)"
+    diffs = column(table, name)
+    assert "-" in diffs  # the 32-token full-attention row skips HF
+    assert max(float(d) for d in diffs if d != "-") < 1e-5
