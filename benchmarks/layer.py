@@ -18,10 +18,13 @@ import time
 
 import torch
 
-from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig
+from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, set_fast_attention
 from peers import hf_block, transformer_layer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+COLUMNS = ("layer", "L", "chunk", "ours ms", "compiled ms", "HF ms", "transformer ms", "ours/HF", "compiled/HF",
+           "ours/transformer", "max abs(ours-HF)", "ours saved MB", "HF saved MB", "plain ms", "plain saved MB",
+           "ours MB", "HF MB", "transformer MB")
 
 
 def measure(fn, device, repeat):
@@ -117,9 +120,8 @@ def main():
 
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} attention={args.attention} "
           f"torch={torch.__version__}")
-    print("| layer | L | chunk | ours ms | compiled ms | HF ms | transformer ms | ours/HF | compiled/HF | ours/transformer |"
-          " max abs(ours-HF) | ours saved MB | HF saved MB | plain ms | plain saved MB | ours MB | HF MB | transformer MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
     dim = args.dim
     peer = transformer_layer(dim, 4 * dim, heads=max(1, dim // 64)).to(device, dtype)
     for kind in args.layers:
@@ -133,8 +135,8 @@ def main():
                     continue
                 cfg = MegaLayerConfig(
                     embed_dim=dim, hidden_dim=2 * dim, ffn_hidden_dim=2 * dim, z_dim=dim // 2, n_dim=16,
-                    chunk_size=chunk, attention_activation=args.attention, rel_pos_bias="rotary", norm_type="layernorm", prenorm=True,
-                    max_positions=length,
+                    chunk_size=chunk, attention_activation=args.attention, rel_pos_bias="rotary",
+                    norm_type="layernorm", prenorm=True, max_positions=length,
                 )
                 ours = (MegaDecoderLayer(cfg) if causal else MegaEncoderLayer(cfg)).to(device)
                 skip_hf = args.no_hf or (chunk <= 0 and args.hf_max_length and length > args.hf_max_length)
@@ -155,12 +157,12 @@ def main():
                     torch._dynamo.reset()
                     compiled = torch.compile(ours, fullgraph=True)  # measure() runs a warm-up (the compilation)
                     compiled_time, _ = measure(fwd_bwd(compiled, x, ours_call), device, args.repeat)
-                reference = "- | - |"
+                plain_time = plain_saved = None
                 if args.reference:
-                    _set_fast_attention(ours, False)
+                    set_fast_attention(ours, False)
                     plain_time, _ = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
-                    reference = f"{_ms(plain_time)} | {_mb(saved_bytes(ours, x, ours_call))} |"
-                    _set_fast_attention(ours, True)
+                    plain_saved = saved_bytes(ours, x, ours_call)
+                    set_fast_attention(ours, True)
                 hf_time = hf_mem = hf_saved = None
                 if hf is not None:
                     hf_time, hf_mem = measure(fwd_bwd(hf, x, hf_call(causal, length, chunk)), device, args.repeat)
@@ -168,16 +170,11 @@ def main():
                 print(
                     f"| {kind} | {length} | {chunk} | {ours_time * 1e3:.1f} | {_ms(compiled_time)} | {_ms(hf_time)} | "
                     f"{peer_time * 1e3:.1f} | {_ratio(ours_time, hf_time)} | {_ratio(compiled_time, hf_time)} | "
-                    f"{_ratio(ours_time, peer_time)} | {diff} | {_mb(ours_saved)} | {_mb(hf_saved)} | {reference} "
+                    f"{_ratio(ours_time, peer_time)} | {diff} | {_mb(ours_saved)} | {_mb(hf_saved)} | "
+                    f"{_ms(plain_time)} | {_mb(plain_saved)} | "
                     f"{_mb(ours_mem)} | {_mb(hf_mem)} | {_mb(peer_mem)} |",
                     flush=True,
                 )
-
-
-def _set_fast_attention(layer, fast):
-    for module in layer.modules():
-        if hasattr(module, "fast_attention"):
-            module.fast_attention = fast
 
 
 def _ms(seconds):

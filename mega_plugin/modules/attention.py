@@ -95,9 +95,10 @@ def element_attention(
 ) -> torch.Tensor:
     """relu2 / laplace attention ``[..., Cq, H]`` = ``dropout(attention_weights(q, k, bias, hidden, kind)) @ v``.
 
-    Query rows go in blocks of at most ``max_elements`` (default ``ELEMENT_BLOCK_ELEMENTS``) weights; with gradients each block runs under activation
-    checkpointing (the weights are recomputed in the backward, the dropout mask with them), so memory grows with
-    one block instead of the whole ``[..., Cq, Ck]`` matrix. One block: exactly the reference path.
+    Query rows go in blocks of at most ``max_elements`` (default ``ELEMENT_BLOCK_ELEMENTS``) weights; with
+    gradients each block runs under activation checkpointing (the weights are recomputed in the backward, the
+    dropout mask with them), so memory grows with one block instead of the whole ``[..., Cq, Ck]`` matrix. One
+    block: exactly the reference path.
     """
     if kind == "softmax":
         raise ValueError("element_attention is for relu2 / laplace; softmax goes through fused_softmax_attention")
@@ -118,6 +119,16 @@ def element_attention(
         else:
             outputs.append(_element_block(*args))
     return torch.cat(outputs, dim=-2)
+
+
+def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool):
+    """(h ``[..., Cq, H]``, weights or None) without the SDPA softmax path: the reference (every weight formed,
+    returned, ``dropout`` the attention-dropout module) when ``form_weights``, else relu2 / laplace blockwise."""
+    if form_weights:
+        weights = attention_weights(q, k, bias, hidden, kind)
+        return torch.matmul(dropout(weights), v), weights
+    p = dropout.p if dropout.training else 0.0
+    return element_attention(q, k, v, bias, hidden, kind, p), None
 
 
 SLICED_CAUSAL_MIN_KEYS = 1024

@@ -11,12 +11,13 @@ For decoder states ``query [Lq, B, D]`` and encoder states ``key [Lk, B, D]``:
 source index, so a left-padded source changes the outputs (original bug). ``pad_invariant_positions=True``
 (default) counts source positions over real tokens only; set it False to reproduce original checkpoints exactly.
 
+Incremental decoding caches the encoder keys/values and the number of target tokens seen; steps may hold any
+number of tokens.
+
 ``init``: ``"normal"`` (the original: every projection N(0, 0.02), biases 0) or ``"xavier"`` (xavier-uniform
 weights, biases 0). With N(0, 0.02) the attention logits are a product of two small projections and the output is
 scaled by two more, so a narrow decoder (D 128) learns to use the source slowly; xavier is much faster there
 (examples/translation/README.md). Only training from scratch is affected: loaded weights replace the init.
-Incremental decoding caches the encoder keys/values and the number of target tokens seen; steps may hold any
-number of tokens.
 """
 
 from typing import Optional, Tuple
@@ -26,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
-from mega_plugin.modules.attention import attention_weights, element_attention, fused_softmax_attention
+from mega_plugin.modules.attention import attend_unfused, fused_softmax_attention
 from mega_plugin.modules.dropout import Dropout, build_dropout
 from mega_plugin.modules.gated_attention import check_padding_mask
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
@@ -132,15 +133,13 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
         bias = self.rel_pos_bias.at(query_pos, self._source_positions(k, key_padding_mask))
         hidden = None if key_padding_mask is None else key_padding_mask.unsqueeze(1)  # [B, 1, Lk]
         v = self.hidden_dropout(v, batch_first=True)
-        weights = None
-        dropout = self.attention_dropout.p if self.training else 0.0
-        if need_weights or not self.fast_attention:
-            weights = attention_weights(q, k, bias, hidden, self.attention_activation)
-            h = torch.matmul(self.attention_dropout(weights), v)
-        elif self.attention_activation == "softmax":
-            h = fused_softmax_attention(q, k, v, bias, hidden, False, dropout)
+        form_weights = need_weights or not self.fast_attention
+        if self.attention_activation == "softmax" and not form_weights:
+            dropout = self.attention_dropout.p if self.training else 0.0
+            h, weights = fused_softmax_attention(q, k, v, bias, hidden, False, dropout), None
         else:
-            h = element_attention(q, k, v, bias, hidden, self.attention_activation, dropout)
+            h, weights = attend_unfused(q, k, v, bias, hidden, self.attention_activation, self.attention_dropout,
+                                        form_weights)
         h = h.transpose(0, 1)  # [Lq, B, D]
 
         h = self.dropout(self.activation(self.h_proj(h * r)))

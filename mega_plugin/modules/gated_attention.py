@@ -24,9 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
-from mega_plugin.modules.attention import (
-    attention_weights, element_attention, fused_softmax_attention, visibility_mask,
-)
+from mega_plugin.modules.attention import attend_unfused, fused_softmax_attention, visibility_mask
 from mega_plugin.modules.dropout import Dropout, build_dropout
 from mega_plugin.modules.ema import MultiHeadEMA
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
@@ -201,13 +199,8 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         else:
             bias = self.rel_pos_bias(chunk)[q_offset : q_offset + q.size(2)]
             hidden = visibility_mask(key_mask, self.causal, q.size(2), chunk, q_offset, q.device)
-            if self.fast_attention and not need_weights:  # relu2 / laplace, a block of query rows at a time
-                dropout = self.attention_dropout.p if self.training else 0.0
-                h = element_attention(q, k, v, bias, hidden, self.attention_activation, dropout)
-                weights = None
-            else:
-                weights = attention_weights(q, k, bias, hidden, self.attention_activation)
-                h = torch.matmul(self.attention_dropout(weights), v)
+            h, weights = attend_unfused(q, k, v, bias, hidden, self.attention_activation, self.attention_dropout,
+                                        form_weights=need_weights or not self.fast_attention)
         h = h.reshape(batch, -1, self.hdim)
         if q_offset == 0 and h.size(1) != num_queries:  # drop the alignment rows and the tail padding
             h = h[:, offset : offset + num_queries]

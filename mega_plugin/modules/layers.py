@@ -115,3 +115,11 @@ class MegaDecoderLayer(nn.Module):
         if self.nffn is not None:
             x = self.nffn(x)
         return x, attn
+
+
+def set_fast_attention(module: nn.Module, fast: bool) -> None:
+    """Switch every attention inside ``module`` between its fast path (SDPA softmax, blockwise relu2/laplace) and
+    the plain reference path that forms every weight (``fast=False``), e.g. to compare the two."""
+    for sub in module.modules():
+        if isinstance(sub, (MovingAverageGatedAttention, GatedCrossAttention)):
+            sub.fast_attention = fast

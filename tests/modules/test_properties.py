@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig
+from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, set_fast_attention
 from mega_plugin.modules import attention as attention_module
 
 TOL = 1e-9
@@ -171,12 +171,6 @@ def test_non_multiple_lengths_equal_padded_to_multiple(setup, length):
     assert (padded[:length] - short).abs().max() <= TOL
 
 
-def _set_fast_attention(layer, fast: bool) -> None:
-    for module in layer.modules():
-        if hasattr(module, "fast_attention"):
-            module.fast_attention = fast
-
-
 @SETTINGS
 @given(configs(), st.integers(1, 14), st.booleans(), st.integers(1, 40))
 def test_fast_attention_paths_equal_reference_path(setup, length, padded, block_elements):
@@ -191,7 +185,7 @@ def test_fast_attention_paths_equal_reference_path(setup, length, padded, block_
     real = ~mask.t()
     results = []
     for fast in (True, False):
-        _set_fast_attention(layer, fast)
+        set_fast_attention(layer, fast)
         layer.zero_grad()
         inp = x.clone().requires_grad_(True)
         with mock.patch.object(attention_module, "ELEMENT_BLOCK_ELEMENTS", block_elements):
