@@ -11,10 +11,10 @@ which unrolls to a causal convolution ``y = k * x`` with kernel ``k[d, l] = sum_
 filter forwards, rows ``[D, 2D)`` backwards, and the lag-0 tap is counted by both.
 The module returns ``silu(y + omega * x)``; padded inputs are zeroed before the convolution.
 
-Full sequences use an FFT convolution in float32. Incremental decoding (unidirectional only) keeps ``h`` and
-costs O(D*N) per token; with truncation it also keeps the last K inputs and a delayed state ``h_{t-K}`` so that
-``y_t = sum_n c_n (h_t - q^K h_{t-K})`` equals the truncated convolution exactly. ``truncate_incremental=False``
-reproduces the original code, whose incremental path ignored truncation.
+Full sequences use an FFT convolution in float32 (``fft_conv``; its backward keeps only x). Incremental decoding
+(unidirectional only) keeps ``h`` and costs O(D*N) per token; with truncation it also keeps the last K inputs and a
+delayed state ``h_{t-K}`` so that ``y_t = sum_n c_n (h_t - q^K h_{t-K})`` equals the truncated convolution exactly.
+``truncate_incremental=False`` reproduces the original code, whose incremental path ignored truncation.
 Nothing derived from the parameters is cached, so ``load_state_dict``/``.to()`` can never leave a stale kernel.
 """
 
@@ -26,52 +26,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mega_plugin.modules.ema_kernel import decayed_sum, vandermonde_kernel
+from mega_plugin.modules.fft_conv import fft_causal_conv, fft_two_sided_conv
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for half/bfloat16/float32 inputs, float64 for float64."""
     return torch.promote_types(dtype, torch.float32)
-
-
-def fft_size(n: int) -> int:
-    """Smallest 5-smooth integer >= n (fast sizes for pocketfft/cuFFT)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def fft_causal_conv(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``y[..., t] = sum_{l < K} k[..., l] x[..., t - l]`` for x ``[..., L]``, k ``[..., K]``."""
-    length, taps = x.size(-1), k.size(-1)
-    n = fft_size(length + taps - 1)
-    y = torch.fft.irfft(torch.fft.rfft(x, n=n) * torch.fft.rfft(k, n=n), n=n)
-    return y[..., :length]
-
-
-def fft_two_sided_conv(x: torch.Tensor, forward_k: torch.Tensor, backward_k: torch.Tensor) -> torch.Tensor:
-    """``y[..., t] = sum_{l < K} f[..., l] x[..., t - l] + sum_{0 < l < K} b[..., l] x[..., t + l] + b[..., 0] x[..., t]``
-    for x ``[..., L]`` and the forward/backward kernels f, b ``[..., K]`` (K <= L).
-
-    One circular convolution of size n >= L + K - 1: the backward taps sit at the end of the kernel buffer
-    (lag -l at index n - l), and every index that wraps around lands in x's zero padding.
-    """
-    length, taps = x.size(-1), forward_k.size(-1)
-    n = fft_size(length + taps - 1)
-    gap = forward_k.new_zeros(*forward_k.shape[:-1], n - 2 * taps + 1)
-    kernel = torch.cat([forward_k[..., :1] + backward_k[..., :1], forward_k[..., 1:], gap,
-                        backward_k[..., 1:].flip(-1)], dim=-1)
-    y = torch.fft.irfft(torch.fft.rfft(x, n=n) * torch.fft.rfft(kernel, n=n), n=n)
-    return y[..., :length]
 
 
 class MultiHeadEMA(nn.Module, IncrementalStateMixin):
@@ -135,12 +96,14 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
 
     # -- full sequences --------------------------------------------------------------------------------------
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
-        """EMA of x ``[B, D, L]`` (>= float32) with the (truncated) kernel, non-incremental."""
+        """EMA of x ``[B, D, L]`` with the (truncated) kernel, non-incremental; the result is >= float32 (x itself
+        is kept for the backward in its own dtype, see ``fft_conv``)."""
         length = x.size(-1)
+        dtype = torch.promote_types(compute_dtype(x.dtype), compute_dtype(self.delta.dtype))
         taps = length if self.truncation is None else min(self.truncation, length)
         if taps == 0:
-            return torch.zeros_like(x)
-        k = self.kernel(taps)
+            return x.new_zeros(x.shape, dtype=dtype)
+        k = self.kernel(taps).to(dtype)
         if not self.bidirectional:
             return fft_causal_conv(x, k)
         return fft_two_sided_conv(x, k[: self.embed_dim], k[self.embed_dim :])
@@ -153,16 +116,16 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
     ) -> torch.Tensor:
         """x ``[L, B, D]``, padding_mask bool ``[B, L]`` (True = pad) -> ``[L, B, D]``."""
         residual = x * self.omega
-        inputs = x.permute(1, 2, 0).to(compute_dtype(x.dtype))  # [B, D, L]
+        inputs = x.permute(1, 2, 0)  # [B, D, L]
         if padding_mask is not None:
             inputs = inputs.masked_fill(padding_mask.unsqueeze(1), 0.0)
         if incremental_state is not None:
             if self.bidirectional:
                 raise ValueError("a bidirectional EMA cannot be run incrementally")
-            y = self.step(inputs, incremental_state)
+            y = self.step(inputs.to(compute_dtype(x.dtype)), incremental_state)
         else:
             y = self.convolve(inputs)
-        return F.silu(y.permute(2, 0, 1).to(x.dtype) + residual)
+        return F.silu(residual + y.permute(2, 0, 1).to(x.dtype))  # residual first: the result is laid out as x
 
     # -- incremental decoding --------------------------------------------------------------------------------
     def _scan(

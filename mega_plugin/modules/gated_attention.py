@@ -4,7 +4,7 @@ For x ``[L, B, D]`` (``x_n = norm(x)`` with pre-norm, else x):
 
     v = act(v_proj(x_n))                                  [L, B, H]
     m = EMA(x_n)                                          [L, B, D]   (``move``)
-    u, zr, hx = split(mx_proj(m), [D, Z + H, D])
+    u, zr, hx = split(mx_proj(m), [D, Z + H, D])           (three products: see _mx_projections)
     u = sigmoid(u); z, r = split(silu(zr), [Z, H])
     q = z * gamma[0] + beta[0];  k = z * gamma[1] + beta[1]
     h = attention(q, k, v) (single head, per chunk, + relative position bias)
@@ -123,7 +123,7 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
 
         v = self.activation(self.v_proj(x))
         mx = self.dropout(self.move(x, padding_mask, incremental_state))
-        u, zr, hx = torch.split(self.mx_proj(mx), [self.embed_dim, self.zdim + self.hdim, self.embed_dim], dim=-1)
+        u, zr, hx = self._mx_projections(mx)
         u = torch.sigmoid(u)
         z, r = torch.split(F.silu(zr), [self.zdim, self.hdim], dim=-1)
         qk = z.unsqueeze(2) * self.gamma + self.beta
@@ -141,6 +141,13 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         if not self.prenorm:
             out = self.norm(out)
         return out, (weights if need_weights else None)
+
+    def _mx_projections(self, mx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``split(mx_proj(mx), [D, Z + H, D])`` as three products, so that each part is its own tensor: the backward
+        of silu keeps only the ``Z + H`` columns instead of the whole ``D + Z + H + D`` wide output."""
+        sizes = [self.embed_dim, self.zdim + self.hdim, self.embed_dim]
+        weights, biases = self.mx_proj.weight.split(sizes), self.mx_proj.bias.split(sizes)
+        return tuple(F.linear(mx, weight, bias) for weight, bias in zip(weights, biases))
 
     def _extend_cache(self, incremental_state, k, v, padding_mask, length):
         """Prepend cached keys/values; store the part of the new context that later steps need."""

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mega_plugin.modules import MultiHeadEMA
-from mega_plugin.modules.ema import fft_size
+from mega_plugin.modules.fft_conv import fft_size
 
 
 def recurrence(ema: MultiHeadEMA, x: torch.Tensor) -> torch.Tensor:
