@@ -4,14 +4,17 @@
     python benchmarks/layer.py --device cuda --dtype bf16 --tokens 65536 --lengths 1024 4096 16384 65536
     python benchmarks/layer.py --compile           # also time torch.compile(ours, fullgraph=True)
     python benchmarks/layer.py --attention laplace --reference --layers encoder --lengths 1024 2048
+    python benchmarks/layer.py --saved-only --dtype bf16 --tokens 65536 --chunks 128 --lengths 1024 4096 16384
 
 Every row: B*L = --tokens, D = --dim. Before timing, our layer and HF's are run on the same input and must agree
 (max abs diff printed). Ratios are ours / peer, measured in the same process (lower is better). "saved MB" is
-what autograd keeps for the backward after one forward (distinct storages; any device); "MB" is the CUDA peak.
+what autograd keeps for the backward after one forward (distinct storages; any device, but the attention kernel
+differs: on CPU, softmax attention with unequal q/v widths saves its float32 weights); "MB" is the CUDA peak.
 --reference adds our own plain path (``fast_attention=False``: every attention weight formed at once).
 """
 
 import argparse
+import copy
 import math
 import statistics
 import time
@@ -23,33 +26,42 @@ from peers import hf_block, transformer_layer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 COLUMNS = ("layer", "L", "chunk", "ours ms", "compiled ms", "HF ms", "transformer ms", "ours/HF", "compiled/HF",
-           "ours/transformer", "max abs(ours-HF)", "ours saved MB", "HF saved MB", "plain ms", "plain saved MB",
-           "ours MB", "HF MB", "transformer MB")
+           "ours/transformer", "max abs(ours-HF)", "ours saved MB", "HF saved MB", "transformer saved MB",
+           "saved ours/transformer", "plain ms", "plain saved MB", "ours MB", "HF MB", "transformer MB")
 
 
-def measure(fn, device, repeat):
-    """Median seconds and peak bytes (CUDA only) of ``fn()`` (a fwd+bwd); (nan, None) when CUDA runs out of memory."""
-    try:
-        return _measure(fn, device, repeat)
-    except torch.cuda.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        return float("nan"), None
-
-
-def _measure(fn, device, repeat):
-    fn()  # warm-up
-    times = []
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
-    return statistics.median(times), peak
+def measure(fns, device, repeat):
+    """{name: (median seconds, CUDA peak bytes or None)} of each ``fns[name]()`` (a fwd+bwd), the candidates run in
+    turn (round robin) so that drift of the machine (other jobs, allocator state, clocks) hits them alike; a
+    candidate that runs out of CUDA memory gets (nan, None) and leaves the rotation."""
+    times = {name: [] for name in fns}
+    peaks = {name: 0 for name in fns}
+    failed = set()
+    for round_ in range(repeat + 1):  # round 0 is the warm-up (compilation, caches)
+        for name, fn in fns.items():
+            if name in failed:
+                continue
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            try:
+                start = time.perf_counter()
+                fn()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                failed.add(name)
+                continue
+            if round_ > 0:
+                times[name].append(time.perf_counter() - start)
+            if device.type == "cuda":
+                peaks[name] = max(peaks[name], torch.cuda.max_memory_allocated())
+    return {
+        name: (float("nan"), None) if name in failed else
+        (statistics.median(times[name]), peaks[name] if device.type == "cuda" else None)
+        for name in fns
+    }
 
 
 def saved_bytes(module, x, call):
@@ -114,8 +126,11 @@ def main():
     parser.add_argument("--compile", action="store_true", help="also time our layer under torch.compile (fullgraph)")
     parser.add_argument("--reference", action="store_true",
                         help="also time our plain reference path (fast_attention=False)")
+    parser.add_argument("--saved-only", action="store_true",
+                        help="only the saved-for-backward columns (one forward each, no timing): large sizes on CPU")
     args = parser.parse_args()
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
+
     torch.manual_seed(0)
 
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} attention={args.attention} "
@@ -129,7 +144,8 @@ def main():
         for length in args.lengths:
             batch = max(1, args.tokens // length)
             x = torch.randn(length, batch, dim, device=device, dtype=dtype)
-            peer_time, peer_mem = measure(fwd_bwd(peer, x, lambda m, inp: m(inp, is_causal=False)), device, args.repeat)
+            peer_call = lambda m, inp: m(inp, is_causal=False)  # noqa: E731
+            peer_saved = saved_bytes(peer, x, peer_call)
             for chunk in args.chunks:
                 if chunk >= length:
                     continue
@@ -150,27 +166,31 @@ def main():
                         diff = f"{diff.item():.1e}"
                     hf = hf.to(dtype)
                 ours = ours.to(dtype)
-                ours_time, ours_mem = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
-                ours_saved = saved_bytes(ours, x, ours_call)
-                compiled_time = None
-                if args.compile:
-                    torch._dynamo.reset()
-                    compiled = torch.compile(ours, fullgraph=True)  # measure() runs a warm-up (the compilation)
-                    compiled_time, _ = measure(fwd_bwd(compiled, x, ours_call), device, args.repeat)
-                plain_time = plain_saved = None
-                if args.reference:
-                    set_fast_attention(ours, False)
-                    plain_time, _ = measure(fwd_bwd(ours, x, ours_call), device, args.repeat)
-                    plain_saved = saved_bytes(ours, x, ours_call)
-                    set_fast_attention(ours, True)
-                hf_time = hf_mem = hf_saved = None
+                candidates = {"ours": fwd_bwd(ours, x, ours_call), "transformer": fwd_bwd(peer, x, peer_call)}
+                saved = {"ours": saved_bytes(ours, x, ours_call)}
                 if hf is not None:
-                    hf_time, hf_mem = measure(fwd_bwd(hf, x, hf_call(causal, length, chunk)), device, args.repeat)
-                    hf_saved = saved_bytes(hf, x, hf_call(causal, length, chunk))
+                    candidates["HF"] = fwd_bwd(hf, x, hf_call(causal, length, chunk))
+                    saved["HF"] = saved_bytes(hf, x, hf_call(causal, length, chunk))
+                if args.compile and not args.saved_only:
+                    torch._dynamo.reset()
+                    candidates["compiled"] = fwd_bwd(torch.compile(ours, fullgraph=True), x, ours_call)
+                if args.reference:
+                    plain = copy.deepcopy(ours)
+                    set_fast_attention(plain, False)
+                    candidates["plain"] = fwd_bwd(plain, x, ours_call)
+                    saved["plain"] = saved_bytes(plain, x, ours_call)
+                results = {} if args.saved_only else measure(candidates, device, args.repeat)
+                ours_time, ours_mem = results.get("ours", (None, None))
+                compiled_time = results.get("compiled", (None, None))[0]
+                plain_time = results.get("plain", (None, None))[0]
+                hf_time, hf_mem = results.get("HF", (None, None))
+                peer_time, peer_mem = results.get("transformer", (None, None))
+                ours_saved, hf_saved, plain_saved = saved["ours"], saved.get("HF"), saved.get("plain")
                 print(
-                    f"| {kind} | {length} | {chunk} | {ours_time * 1e3:.1f} | {_ms(compiled_time)} | {_ms(hf_time)} | "
-                    f"{peer_time * 1e3:.1f} | {_ratio(ours_time, hf_time)} | {_ratio(compiled_time, hf_time)} | "
+                    f"| {kind} | {length} | {chunk} | {_ms(ours_time)} | {_ms(compiled_time)} | {_ms(hf_time)} | "
+                    f"{_ms(peer_time)} | {_ratio(ours_time, hf_time)} | {_ratio(compiled_time, hf_time)} | "
                     f"{_ratio(ours_time, peer_time)} | {diff} | {_mb(ours_saved)} | {_mb(hf_saved)} | "
+                    f"{_mb(peer_saved)} | {_ratio(ours_saved, peer_saved)} | "
                     f"{_ms(plain_time)} | {_mb(plain_saved)} | "
                     f"{_mb(ours_mem)} | {_mb(hf_mem)} | {_mb(peer_mem)} |",
                     flush=True,

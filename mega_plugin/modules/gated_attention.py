@@ -144,8 +144,11 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
 
     def _mx_projections(self, mx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``split(mx_proj(mx), [D, Z + H, D])`` as three products, so that each part is its own tensor: the backward
-        of silu keeps only the ``Z + H`` columns instead of the whole ``D + Z + H + D`` wide output."""
+        of silu keeps only the ``Z + H`` columns instead of the whole ``D + Z + H + D`` wide output. Without
+        gradients (decoding) one product, one kernel launch."""
         sizes = [self.embed_dim, self.zdim + self.hdim, self.embed_dim]
+        if not torch.is_grad_enabled():
+            return torch.split(self.mx_proj(mx), sizes, dim=-1)
         weights, biases = self.mx_proj.weight.split(sizes), self.mx_proj.bias.split(sizes)
         return tuple(F.linear(mx, weight, bias) for weight, bias in zip(weights, biases))
 

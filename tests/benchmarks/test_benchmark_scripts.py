@@ -28,6 +28,15 @@ def test_layer_benchmark_agrees_with_hf_before_timing():
     diffs = [float(value) for value in column(rows, "max abs(ours-HF)")]
     assert len(diffs) == 4  # encoder and decoder, full and chunked
     assert max(diffs) < 1e-5
+    assert all(float(value) > 0 for value in column(rows, "saved ours/transformer"))
+
+
+def test_layer_benchmark_saved_only_times_nothing():
+    rows = run("layer.py", "--saved-only", "--tokens", 64, "--lengths", 32, "--chunks", 8, "--dim", 16,
+               "--layers", "decoder")
+    assert column(rows, "ours ms") == column(rows, "transformer ms") == ["-"]
+    assert float(column(rows, "max abs(ours-HF)")[0]) < 1e-5
+    assert float(column(rows, "saved ours/transformer")[0]) > 0
 
 
 @pytest.mark.parametrize("attention", ["laplace", "relu2"])
