@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, set_fast_attention
+from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, attention, set_fast_attention
 from peers import hf_block, transformer_layer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -126,15 +126,20 @@ def main():
     parser.add_argument("--compile", action="store_true", help="also time our layer under torch.compile (fullgraph)")
     parser.add_argument("--reference", action="store_true",
                         help="also time our plain reference path (fast_attention=False)")
+    parser.add_argument("--cuda-value-slices", action="store_true",
+                        help="on CUDA, attend values in query-wide slices (flash kernels) instead of one call to the "
+                             "memory-efficient kernel (attention.VALUE_SLICE_MIN_KEYS)")
     parser.add_argument("--saved-only", action="store_true",
                         help="only the saved-for-backward columns (one forward each, no timing): large sizes on CPU")
     args = parser.parse_args()
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    if args.cuda_value_slices:
+        attention.VALUE_SLICE_MIN_KEYS.update({("cuda", True): 1, ("cuda", False): 1})
 
     torch.manual_seed(0)
 
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} attention={args.attention} "
-          f"torch={torch.__version__}")
+          f"torch={torch.__version__} cuda_value_slices={args.cuda_value_slices}")
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * len(COLUMNS))
     dim = args.dim

@@ -131,20 +131,26 @@ def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool
     return element_attention(q, k, v, bias, hidden, kind, p), None
 
 
-SLICED_CAUSAL_MIN_KEYS = 1024
+# Keys from which values wider than the queries are attended in query-wide slices, by (device type, causal);
+# None = never. Flash kernels need equal q/k/v widths; without slices the CPU falls back to forming every weight
+# (CUDA to its memory-efficient kernel, which takes unequal widths). Measured on CPU (one layer, D 128, Z 64, H 256,
+# fwd+bwd): causal slices take 0.81x the time of one call at 2048 keys, the same at 1024 and 1.19x at 512; for
+# chunks of 128 or without causality the repeated q k products cost what they save, or more. Not measured on
+# CUDA: ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
+VALUE_SLICE_MIN_KEYS = {("cpu", True): 1024, ("cpu", False): None, ("cuda", True): None, ("cuda", False): None}
+
+
+def _slice_values(q, k, v, mask, dropout: float, is_causal: bool) -> bool:
+    min_keys = VALUE_SLICE_MIN_KEYS.get((q.device.type, is_causal))
+    wider = v.size(-1) > q.size(-1)
+    return min_keys is not None and wider and mask is None and dropout == 0.0 and k.size(-2) >= min_keys
 
 
 def _sdpa(q, k, v, mask, dropout: float, is_causal: bool) -> torch.Tensor:
-    """``scaled_dot_product_attention`` with scale 1. On CPU, causal attention without a mask or dropout attends
-    values wider than the queries (Mega: H > Z) in query-wide slices: the CPU flash kernel, which skips the masked
-    half, needs equal head sizes and otherwise falls back to forming all the weights. Measured on one layer (D 128,
-    Z 64, H 256, fwd+bwd): slices take 0.81x the time of one call at 2048 keys, the same at 1024 and 1.19x at 512,
-    hence ``SLICED_CAUSAL_MIN_KEYS``; for chunks of 128 or without causality the repeated q k products cost what they
-    save, or more. CUDA's memory-efficient kernel takes unequal sizes as they are.
-    """
-    width = q.size(-1)
-    long_causal = is_causal and k.size(-2) >= SLICED_CAUSAL_MIN_KEYS
-    if q.device.type == "cpu" and long_causal and mask is None and dropout == 0.0 and v.size(-1) > width:
+    """``scaled_dot_product_attention`` with scale 1; values wider than the queries go in query-wide slices where
+    ``VALUE_SLICE_MIN_KEYS`` says so (same result; one dropout mask could not be shared, hence none)."""
+    if _slice_values(q, k, v, mask, dropout, is_causal):
+        width = q.size(-1)
         slices = F.pad(v, (0, -v.size(-1) % width)).split(width, dim=-1)
         out = torch.cat([F.scaled_dot_product_attention(q, k, s, is_causal=is_causal, scale=1.0) for s in slices],
                         dim=-1)

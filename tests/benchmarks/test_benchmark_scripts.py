@@ -81,3 +81,23 @@ def test_gpu_suite_parts_run_at_toy_size_on_cpu(tmp_path, part, rows):
     diffs = column(table, name)
     assert "-" in diffs  # the 32-token full-attention row skips HF
     assert max(float(d) for d in diffs if d != "-") < 1e-5
+
+
+@pytest.mark.parametrize("part, lengths, chunks, rows", [("slices", "16 32", "-1 8", 8), ("compile", "16", "8", 2)])
+def test_gpu_suite_parts_without_hf_run_at_toy_size_on_cpu(tmp_path, part, lengths, chunks, rows):
+    """The parts that leave HF out (value slices, torch.compile) write their rows with our times filled in."""
+    import os
+
+    env = dict(os.environ, DEVICE="cpu", DTYPE="fp32", TOKENS="64", LENGTHS=lengths, CHUNKS=chunks,
+               PYTHON=sys.executable, OMP_NUM_THREADS="1")
+    result = subprocess.run(["bash", str(BENCHMARKS / "gpu_suite.sh"), str(tmp_path), part], capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = (tmp_path / f"{part}.md").read_text()
+    assert f"cuda_value_slices={part == 'slices'}" in text
+    table = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) - 1 == rows
+    assert set(column(table, "HF ms")) == {"-"}
+    assert all(float(value) > 0 for value in column(table, "ours ms"))
+    if part == "compile":
+        assert all(float(value) > 0 for value in column(table, "compiled ms"))

@@ -1,5 +1,5 @@
-"""Causal attention over values wider than the queries, attended in query-wide slices (the CPU flash path),
-equals softmax(q k^T + causal mask) v formed explicitly."""
+"""Attention over values wider than the queries, attended in query-wide slices (the CPU flash path for long causal
+rows; on CUDA when asked), equals softmax(q k^T (+ causal mask)) v formed explicitly."""
 
 import torch
 from hypothesis import given, settings
@@ -13,17 +13,18 @@ from mega_plugin.modules.attention import _sdpa
 
 @pytest.fixture(autouse=True)
 def slice_every_length(monkeypatch):
-    monkeypatch.setattr(attention, "SLICED_CAUSAL_MIN_KEYS", 1)
+    monkeypatch.setattr(attention, "VALUE_SLICE_MIN_KEYS", {("cpu", True): 1, ("cpu", False): 1})
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 12), st.integers(1, 6), st.integers(1, 20), st.integers(0, 99))
-def test_sliced_causal_attention_equals_explicit_softmax(length, q_width, v_width, seed):
+@given(st.integers(1, 12), st.integers(1, 6), st.integers(1, 20), st.booleans(), st.integers(0, 99))
+def test_sliced_attention_equals_explicit_softmax(length, q_width, v_width, causal, seed):
     generator = torch.Generator().manual_seed(seed)
     q, k = (torch.randn(2, 3, length, q_width, dtype=torch.float64, generator=generator) for _ in range(2))
     v = torch.randn(2, 3, length, v_width, dtype=torch.float64, generator=generator)
-    future = torch.ones(length, length, dtype=torch.bool).triu(1)
+    future = torch.ones(length, length, dtype=torch.bool).triu(1) & causal
     weights = torch.softmax((q @ k.transpose(-1, -2)).masked_fill(future, float("-inf")), dim=-1)
-    got = _sdpa(q, k, v, None, 0.0, is_causal=True)
+    assert attention._slice_values(q, k, v, None, 0.0, causal) == (v_width > q_width)
+    got = _sdpa(q, k, v, None, 0.0, is_causal=causal)
     assert got.shape == v.shape
     torch.testing.assert_close(got, weights @ v, atol=1e-12, rtol=0)
