@@ -132,12 +132,13 @@ def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool
 
 
 # Keys from which values wider than the queries are attended in query-wide slices, by (device type, causal);
-# None = never. Flash kernels need equal q/k/v widths; without slices the CPU falls back to forming every weight
-# (CUDA to its memory-efficient kernel, which takes unequal widths). Measured on CPU (one layer, D 128, Z 64, H 256,
-# fwd+bwd): causal slices take 0.81x the time of one call at 2048 keys, the same at 1024 and 1.19x at 512; for
-# chunks of 128 or without causality the repeated q k products cost what they save, or more. Not measured on
-# CUDA: ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
-VALUE_SLICE_MIN_KEYS = {("cpu", True): 1024, ("cpu", False): None, ("cuda", True): None, ("cuda", False): None}
+# None = never. Flash kernels need equal q/k/v widths; without slices the CPU falls back to forming (and, for the
+# backward, keeping) every weight, CUDA to its memory-efficient kernel, which takes unequal widths. Measured on CPU
+# (one layer, D 128, Z 64, H 256, fwd+bwd, 8192 tokens): causal slices take 0.81x the time of one call at 2048
+# keys, the same at 1024 and 1.19x at 512; bidirectional slices take 1.05-1.2x the time at 2048-8192 keys but keep
+# memory linear in L (8192 keys: 137 instead of 385 MB saved), hence from 4096 keys. Not measured on CUDA:
+# ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
+VALUE_SLICE_MIN_KEYS = {("cpu", True): 1024, ("cpu", False): 4096, ("cuda", True): None, ("cuda", False): None}
 
 
 def _slice_values(q, k, v, mask, dropout: float, is_causal: bool) -> bool:
