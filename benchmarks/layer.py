@@ -162,20 +162,21 @@ def main():
                 ours = (MegaDecoderLayer(cfg) if causal else MegaEncoderLayer(cfg)).to(device)
                 skip_hf = args.no_hf or (chunk <= 0 and args.hf_max_length and length > args.hf_max_length)
                 hf = None if skip_hf else hf_block(cfg, ours, causal, length)
+                call_hf = hf_call(causal, length, chunk)
                 diff = "-"
                 if hf is not None:
                     hf = hf.to(device)
                     with torch.no_grad():
                         probe = x[:, :1].float()
-                        diff = (ours_call(ours, probe) - hf_call(causal, length, chunk)(hf, probe)).abs().max()
+                        diff = (ours_call(ours, probe) - call_hf(hf, probe)).abs().max()
                         diff = f"{diff.item():.1e}"
                     hf = hf.to(dtype)
                 ours = ours.to(dtype)
                 candidates = {"ours": fwd_bwd(ours, x, ours_call), "transformer": fwd_bwd(peer, x, peer_call)}
                 saved = {"ours": saved_bytes(ours, x, ours_call)}
                 if hf is not None:
-                    candidates["HF"] = fwd_bwd(hf, x, hf_call(causal, length, chunk))
-                    saved["HF"] = saved_bytes(hf, x, hf_call(causal, length, chunk))
+                    candidates["HF"] = fwd_bwd(hf, x, call_hf)
+                    saved["HF"] = saved_bytes(hf, x, call_hf)
                 if args.compile and not args.saved_only:
                     torch._dynamo.reset()
                     candidates["compiled"] = fwd_bwd(torch.compile(ours, fullgraph=True), x, ours_call)
