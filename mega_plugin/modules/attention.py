@@ -133,12 +133,13 @@ def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool
 
 # Keys from which values wider than the queries are attended in query-wide slices, by (device type, causal);
 # None = never. Flash kernels need equal q/k/v widths; without slices the CPU falls back to forming (and, for the
-# backward, keeping) every weight, CUDA to its memory-efficient kernel, which takes unequal widths. Measured on CPU
-# (one layer, D 128, Z 64, H 256, fwd+bwd, 8192 tokens): causal slices take 0.81x the time of one call at 2048
-# keys, the same at 1024 and 1.19x at 512; bidirectional slices take 1.05-1.2x the time at 2048-8192 keys but keep
-# memory linear in L (8192 keys: 137 instead of 385 MB saved), hence from 4096 keys. Not measured on CUDA:
-# ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
-VALUE_SLICE_MIN_KEYS = {("cpu", True): 1024, ("cpu", False): 4096, ("cuda", True): None, ("cuda", False): None}
+# backward, keeping) every weight (causal square chunks: ``causal_attention_blocks``, a bit more than half of them),
+# CUDA to its memory-efficient kernel, which takes unequal widths. Measured on CPU (one decoder/encoder layer, D 128,
+# Z 64, H 256, fwd+bwd, 8192 tokens): causal slices take 1.25x the time of the blocks at 1024 keys and the same
+# at 2048 (keeping 125 instead of 152 MB), hence from 2048 keys; bidirectional slices take 1.05-1.2x the time of
+# one call at 2048-8192 keys but keep memory linear in L (8192 keys: 137 instead of 385 MB saved), hence from 4096
+# keys. Not measured on CUDA: ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
+VALUE_SLICE_MIN_KEYS = {("cpu", True): 2048, ("cpu", False): 4096, ("cuda", True): None, ("cuda", False): None}
 
 
 def _slice_values(q, k, v, mask, dropout: float, is_causal: bool) -> bool:
@@ -157,6 +158,62 @@ def _sdpa(q, k, v, mask, dropout: float, is_causal: bool) -> torch.Tensor:
                         dim=-1)
         return out[..., : v.size(-1)]
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal, scale=1.0)
+
+
+# Query rows per block of ``causal_attention_blocks``.
+CAUSAL_BLOCK_ROWS = 128
+
+
+def causal_attention_blocks(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    key_padding_mask: Optional[torch.Tensor],
+    dropout: float = 0.0,
+    block_rows: Optional[int] = None,
+) -> torch.Tensor:
+    """Causal softmax attention of square chunks (query i at key position i), ``[B, K, C, H]``, formed explicitly a
+    block of ``block_rows`` (default ``CAUSAL_BLOCK_ROWS``) query rows at a time.
+
+    The block of rows ``start:stop`` multiplies only keys ``:stop``, so for n blocks the products cost (n + 1) / 2n
+    of the whole matrix's, and so do the weights kept for the backward. q ``[B, K, C, Z]`` unscaled; bias ``[C, C]``
+    or None; ``key_padding_mask [B, K, C]`` or None. Each block equals ``attention_weights(..., "softmax") @ v``;
+    without padding no row is empty, so the weights are not copied to zero empty rows.
+    """
+    length = q.size(-2)
+    rows = block_rows or CAUSAL_BLOCK_ROWS
+    scaled_q = q * q.size(-1) ** -0.5
+    outputs = []
+    for start in range(0, length, rows):
+        stop = min(start + rows, length)
+        pads = None if key_padding_mask is None else key_padding_mask[..., :stop]
+        hidden = visibility_mask(pads, True, stop - start, stop, start, q.device)
+        scores = torch.matmul(scaled_q[..., start:stop, :], k[..., :stop, :].transpose(-1, -2))
+        if bias is not None:
+            scores = scores + bias[start:stop, :stop]
+        if hidden is not None:  # None: a last block of one row sees every key
+            scores = scores.masked_fill(hidden, float("-inf"))
+        weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).type_as(q)
+        if pads is not None:  # only padding can hide every key of a row (key 0 is never in the future)
+            weights = weights.masked_fill(hidden.all(-1, keepdim=True), 0.0)
+        if dropout > 0.0:
+            weights = F.dropout(weights, dropout)
+        outputs.append(torch.matmul(weights, v[..., :stop, :]))
+    return torch.cat(outputs, dim=-2)
+
+
+def blocks_replace_sdpa(device: torch.device, sdpa_q_width: int, v_width: int, num_keys: int) -> bool:
+    """Whether causal softmax attention of a square chunk goes through ``causal_attention_blocks`` instead of
+    ``scaled_dot_product_attention``: on CPU where SDPA has no flash kernel for the widths (they differ) and the
+    values are not attended in slices (``VALUE_SLICE_MIN_KEYS``). SDPA would then form the whole weight matrix
+    in its math kernel; the blocks form a bit more than half of it. Measured on CPU (attention alone, fwd+bwd,
+    Z 64 + 64 rotary, H 256, 8192 tokens): 0.62x the math kernel's time at 512 keys and 0.67x the slices' at 1024.
+    """
+    if device.type != "cpu" or sdpa_q_width == v_width:
+        return False
+    min_keys = VALUE_SLICE_MIN_KEYS.get(("cpu", True))
+    return min_keys is None or num_keys < min_keys
 
 
 def fused_softmax_attention(

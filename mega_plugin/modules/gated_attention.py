@@ -24,7 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
-from mega_plugin.modules.attention import attend_unfused, fused_softmax_attention, visibility_mask
+from mega_plugin.modules.attention import (
+    attend_unfused, blocks_replace_sdpa, causal_attention_blocks, fused_softmax_attention, visibility_mask,
+)
 from mega_plugin.modules.dropout import Dropout, build_dropout
 from mega_plugin.modules.ema import MultiHeadEMA
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
@@ -217,14 +219,19 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         return h, weights
 
     def _fused_softmax(self, q, k, v, key_mask, q_offset):
-        """Softmax attention of ``[B, K, Cq, *]`` chunks via scaled_dot_product_attention (no weights formed)."""
+        """Softmax attention of ``[B, K, Cq, *]`` chunks via scaled_dot_product_attention (no weights formed), or,
+        for causal square chunks where SDPA would form every weight anyway, ``causal_attention_blocks``."""
         num_queries, num_keys = q.size(2), k.size(2)
         rotary = isinstance(self.rel_pos_bias, RotaryRelativePositionalBias)
-        causal_square = rotary and self.causal and q_offset == 0 and num_queries == num_keys and key_mask is None
+        dropout = self.attention_dropout.p if self.training else 0.0
+        square = self.causal and q_offset == 0 and num_queries == num_keys
+        sdpa_q_width = 2 * self.zdim if rotary else self.zdim
+        if square and blocks_replace_sdpa(q.device, sdpa_q_width, self.hdim, num_keys):
+            return causal_attention_blocks(q, k, v, self.rel_pos_bias(num_keys), key_mask, dropout)
+        causal_square = rotary and square and key_mask is None
         hidden = None
         if not causal_square:
             hidden = visibility_mask(key_mask, self.causal, num_queries, num_keys, q_offset, q.device)
-        dropout = self.attention_dropout.p if self.training else 0.0
         if rotary:
             query_pos = torch.arange(q_offset, q_offset + num_queries, device=q.device)
             key_pos = torch.arange(num_keys, device=q.device)

@@ -172,10 +172,11 @@ def test_non_multiple_lengths_equal_padded_to_multiple(setup, length):
 
 
 @SETTINGS
-@given(configs(), st.integers(1, 14), st.booleans(), st.integers(1, 40))
-def test_fast_attention_paths_equal_reference_path(setup, length, padded, block_elements):
-    """SDPA softmax and blockwise relu2/laplace (a few weights per block, so many blocks) == the plain path that
-    forms every weight, in values and in gradients w.r.t. the input and every parameter (self and cross)."""
+@given(configs(), st.integers(1, 14), st.booleans(), st.integers(1, 40), st.integers(1, 5))
+def test_fast_attention_paths_equal_reference_path(setup, length, padded, block_elements, causal_rows):
+    """SDPA softmax, causal softmax in blocks of query rows and blockwise relu2/laplace (a few weights per block,
+    so many blocks) == the plain path that forms every weight, in values and in gradients w.r.t. the input and
+    every parameter (self and cross)."""
     layer, cfg, causal, cross = setup
     x = torch.randn(length, 2, cfg.embed_dim, dtype=torch.float64)
     mask = torch.zeros(2, length, dtype=torch.bool)
@@ -188,7 +189,8 @@ def test_fast_attention_paths_equal_reference_path(setup, length, padded, block_
         set_fast_attention(layer, fast)
         layer.zero_grad()
         inp = x.clone().requires_grad_(True)
-        with mock.patch.object(attention_module, "ELEMENT_BLOCK_ELEMENTS", block_elements):
+        with mock.patch.object(attention_module, "ELEMENT_BLOCK_ELEMENTS", block_elements), \
+                mock.patch.object(attention_module, "CAUSAL_BLOCK_ROWS", causal_rows):
             out = run(layer, inp, mask, encoder)
         (out * real.unsqueeze(-1)).sum().backward()
         grads = [inp.grad] + [torch.zeros(0) if p.grad is None else p.grad.clone() for p in layer.parameters()]
