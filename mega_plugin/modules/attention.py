@@ -187,16 +187,17 @@ def causal_attention_blocks(
     outputs = []
     for start in range(0, length, rows):
         stop = min(start + rows, length)
-        pads = None if key_padding_mask is None else key_padding_mask[..., :stop]
-        hidden = visibility_mask(pads, True, stop - start, stop, start, q.device)
+        future = torch.ones(stop - start, stop, dtype=torch.bool, device=q.device).triu(start + 1)
+        block_bias = scaled_q.new_zeros(()) if bias is None else bias[start:stop, :stop]
+        # the future goes in with the bias ([rows, keys], not a masked copy of the [B, K, rows, keys] scores)
         scores = torch.matmul(scaled_q[..., start:stop, :], k[..., :stop, :].transpose(-1, -2))
-        if bias is not None:
-            scores = scores + bias[start:stop, :stop]
-        if hidden is not None:  # None: a last block of one row sees every key
-            scores = scores.masked_fill(hidden, float("-inf"))
+        scores = scores + torch.where(future, float("-inf"), block_bias)
+        if key_padding_mask is not None:
+            pads = key_padding_mask[..., None, :stop]
+            scores = scores.masked_fill(pads, float("-inf"))
         weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).type_as(q)
-        if pads is not None:  # only padding can hide every key of a row (key 0 is never in the future)
-            weights = weights.masked_fill(hidden.all(-1, keepdim=True), 0.0)
+        if key_padding_mask is not None:  # only padding can hide every key of a row (key 0 is never in the future)
+            weights = weights.masked_fill((pads | future).all(-1, keepdim=True), 0.0)
         if dropout > 0.0:
             weights = F.dropout(weights, dropout)
         outputs.append(torch.matmul(weights, v[..., :stop, :]))

@@ -190,14 +190,15 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         if chunk <= 0 or num_keys <= chunk:
             chunk, q_offset = num_keys, offset
         else:  # pad to whole chunks; queries are aligned with keys (offset < chunk rows of padding in front)
-            padded = -(-num_keys // chunk) * chunk
-            tail = padded - num_keys
-            q = F.pad(q, (0, 0, offset, tail))
-            k, v = F.pad(k, (0, 0, 0, tail)), F.pad(v, (0, 0, 0, tail))
-            if padding_mask is not None:
-                padding_mask = F.pad(padding_mask, (0, tail), value=True)
-            elif not self.causal:  # causal rows never see the tail, so it needs no mask
-                padding_mask = F.pad(q.new_zeros(batch, num_keys, dtype=torch.bool), (0, tail), value=True)
+            tail = -num_keys % chunk
+            if offset or tail:
+                q = F.pad(q, (0, 0, offset, tail))
+            if tail:
+                k, v = F.pad(k, (0, 0, 0, tail)), F.pad(v, (0, 0, 0, tail))
+                if padding_mask is not None:
+                    padding_mask = F.pad(padding_mask, (0, tail), value=True)
+                elif not self.causal:  # causal rows never see the tail, so it needs no mask
+                    padding_mask = F.pad(q.new_zeros(batch, num_keys, dtype=torch.bool), (0, tail), value=True)
             q_offset = 0
         chunks = k.size(1) // chunk
         q = q.reshape(batch, chunks, -1, self.zdim)
