@@ -15,6 +15,7 @@ differs: on CPU, softmax attention with unequal q/v widths saves its float32 wei
 
 import argparse
 import copy
+import logging
 import math
 import statistics
 import time
@@ -109,6 +110,9 @@ def hf_call(causal, seq_len, chunk):
 
 
 def main():
+    # importing fairseq (through mega_plugin) runs its wav2vec module's logging.basicConfig(level=DEBUG): without
+    # this, --compile floods stderr with the compiler's file-lock messages
+    logging.getLogger().setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="fp32", choices=DTYPES)

@@ -164,6 +164,22 @@ def _sdpa(q, k, v, mask, dropout: float, is_causal: bool) -> torch.Tensor:
 CAUSAL_BLOCK_ROWS = 128
 
 
+def _causal_block(q, k, v, bias, key_padding_mask, start: int, dropout: float) -> torch.Tensor:
+    """Query rows ``start:start + q.size(-2)`` (q scaled) over keys ``:k.size(-2)`` of a causal square chunk."""
+    future = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=q.device).triu(start + 1)
+    # the future goes in with the [rows, keys] bias, not as a masked copy of the [B, K, rows, keys] scores
+    scores = torch.matmul(q, k.transpose(-1, -2)) + torch.where(future, float("-inf"), bias)
+    if key_padding_mask is not None:
+        pads = key_padding_mask.unsqueeze(-2)
+        scores = scores.masked_fill(pads, float("-inf"))
+    weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).type_as(q)
+    if key_padding_mask is not None:  # only padding can hide every key of a row (key 0 is never in the future)
+        weights = weights.masked_fill((pads | future).all(-1, keepdim=True), 0.0)
+    if dropout > 0.0:
+        weights = F.dropout(weights, dropout)
+    return torch.matmul(weights, v)
+
+
 def causal_attention_blocks(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -177,30 +193,26 @@ def causal_attention_blocks(
     block of ``block_rows`` (default ``CAUSAL_BLOCK_ROWS``) query rows at a time.
 
     The block of rows ``start:stop`` multiplies only keys ``:stop``, so for n blocks the products cost (n + 1) / 2n
-    of the whole matrix's, and so do the weights kept for the backward. q ``[B, K, C, Z]`` unscaled; bias ``[C, C]``
-    or None; ``key_padding_mask [B, K, C]`` or None. Each block equals ``attention_weights(..., "softmax") @ v``;
-    without padding no row is empty, so the weights are not copied to zero empty rows.
+    of the whole matrix's. With gradients and more than one block, each block runs under activation checkpointing
+    (its weights are recomputed in the backward, the dropout mask with them), so no weights are kept. q
+    ``[B, K, C, Z]`` unscaled; bias ``[C, C]`` or None; ``key_padding_mask [B, K, C]`` or None. Each block equals
+    ``attention_weights(..., "softmax") @ v``.
     """
     length = q.size(-2)
     rows = block_rows or CAUSAL_BLOCK_ROWS
     scaled_q = q * q.size(-1) ** -0.5
+    bias = scaled_q.new_zeros(length, length) if bias is None else bias
+    save_memory = length > rows and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, bias))
     outputs = []
     for start in range(0, length, rows):
         stop = min(start + rows, length)
-        future = torch.ones(stop - start, stop, dtype=torch.bool, device=q.device).triu(start + 1)
-        block_bias = scaled_q.new_zeros(()) if bias is None else bias[start:stop, :stop]
-        # the future goes in with the bias ([rows, keys], not a masked copy of the [B, K, rows, keys] scores)
-        scores = torch.matmul(scaled_q[..., start:stop, :], k[..., :stop, :].transpose(-1, -2))
-        scores = scores + torch.where(future, float("-inf"), block_bias)
-        if key_padding_mask is not None:
-            pads = key_padding_mask[..., None, :stop]
-            scores = scores.masked_fill(pads, float("-inf"))
-        weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).type_as(q)
-        if key_padding_mask is not None:  # only padding can hide every key of a row (key 0 is never in the future)
-            weights = weights.masked_fill((pads | future).all(-1, keepdim=True), 0.0)
-        if dropout > 0.0:
-            weights = F.dropout(weights, dropout)
-        outputs.append(torch.matmul(weights, v[..., :stop, :]))
+        pads = None if key_padding_mask is None else key_padding_mask[..., :stop]
+        args = (scaled_q[..., start:stop, :], k[..., :stop, :], v[..., :stop, :], bias[start:stop, :stop], pads,
+                start, dropout)
+        if save_memory:
+            outputs.append(checkpoint(_causal_block, *args, use_reentrant=False))
+        else:
+            outputs.append(_causal_block(*args))
     return torch.cat(outputs, dim=-2)
 
 

@@ -48,11 +48,11 @@ def test_blocks_equal_the_whole_weight_matrix(chunks, length, rows, with_bias, p
 
 
 def saved_weight_elements(fn):
-    """Elements of the distinct float ``[.., rows, keys]`` tensors autograd keeps (q, k, v have 3 or 5 columns)."""
+    """Elements of the distinct float ``[B, K, rows, keys]`` tensors autograd keeps (q, k, v have 3 or 5 columns)."""
     kept = {}
 
     def pack(t):
-        if t.is_floating_point() and t.dim() >= 2 and min(t.shape[-2:]) > 5:
+        if t.is_floating_point() and t.dim() == 4 and min(t.shape[-2:]) > 5:
             kept[t.data_ptr()] = t.numel()
         return t
 
@@ -61,15 +61,32 @@ def saved_weight_elements(fn):
     return sum(kept.values())
 
 
-def test_blocks_keep_five_eighths_of_the_weights():
-    """4 blocks of 8 query rows over 32 keys keep 8 x (8 + 16 + 24 + 32) weights of the 32 x 32 (once each: the
-    softmax output is also the input the product with v keeps)."""
+def test_blocks_keep_no_weights_for_the_backward():
+    """Several blocks: each is recomputed in the backward, so no weights are kept; one block keeps its 32 x 32
+    weights once (the softmax output is also the input the product with v keeps)."""
     q, k = (torch.randn(2, 1, 32, 3, requires_grad=True) for _ in range(2))
     v = torch.randn(2, 1, 32, 5, requires_grad=True)
-    kept = saved_weight_elements(lambda: causal_attention_blocks(q, k, v, None, None, block_rows=8))
-    assert kept == 2 * 8 * (8 + 16 + 24 + 32)
-    whole = saved_weight_elements(lambda: causal_attention_blocks(q, k, v, None, None, block_rows=32))
-    assert whole == 2 * 32 * 32
+    assert saved_weight_elements(lambda: causal_attention_blocks(q, k, v, None, None, block_rows=8)) == 0
+    assert saved_weight_elements(lambda: causal_attention_blocks(q, k, v, None, None, block_rows=32)) == 2 * 32 * 32
+
+
+def test_recomputed_blocks_draw_the_same_dropout_masks(monkeypatch):
+    """Gradients under checkpointing equal those of the blocks kept whole with the same seed: the backward
+    recomputes each block with the dropout mask of its forward."""
+    q, k = (torch.randn(2, 1, 20, 3, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    v = torch.randn(2, 1, 20, 5, dtype=torch.float64, requires_grad=True)
+    results = []
+    for recompute in (True, False):
+        if not recompute:
+            monkeypatch.setattr(attention, "checkpoint", lambda fn, *args, **kwargs: fn(*args))
+        torch.manual_seed(3)
+        out = causal_attention_blocks(q, k, v, None, None, dropout=0.5, block_rows=6)
+        results.append((out, torch.autograd.grad(out.square().sum(), (q, k, v))))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
+    for recomputed, kept in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(recomputed, kept, rtol=0, atol=1e-14)
+    without_dropout = causal_attention_blocks(q, k, v, None, None, block_rows=6)
+    assert not torch.allclose(results[0][0], without_dropout)
 
 
 @pytest.mark.parametrize("device, q_width, v_width, keys, expected", [
