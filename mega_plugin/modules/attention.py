@@ -12,6 +12,8 @@ key position > query position where query row i sits at position ``q_offset + i`
 
 ``element_attention`` computes ``attention_weights(...) @ v`` for relu2 / laplace a block of query rows at a time
 (never more than ``ELEMENT_BLOCK_ELEMENTS`` weights alive, in the forward or saved for the backward).
+``causal_attention_blocks`` does so for causal softmax over square chunks, each block of rows multiplying only the
+keys up to its last row; ``fused_softmax_attention`` goes through ``scaled_dot_product_attention``.
 """
 
 from typing import Optional
@@ -132,13 +134,14 @@ def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool
 
 
 # Keys from which values wider than the queries are attended in query-wide slices, by (device type, causal);
-# None = never. Flash kernels need equal q/k/v widths; without slices the CPU falls back to forming (and, for the
-# backward, keeping) every weight (causal square chunks: ``causal_attention_blocks``, a bit more than half of them),
-# CUDA to its memory-efficient kernel, which takes unequal widths. Measured on CPU (one decoder/encoder layer, D 128,
-# Z 64, H 256, fwd+bwd, 8192 tokens): causal slices take 1.25x the time of the blocks at 1024 keys and the same
-# at 2048 (keeping 125 instead of 152 MB), hence from 2048 keys; bidirectional slices take 1.05-1.2x the time of
-# one call at 2048-8192 keys but keep memory linear in L (8192 keys: 137 instead of 385 MB saved), hence from 4096
-# keys. Not measured on CUDA: ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
+# None = never. Flash kernels need equal q/k/v widths; without slices CUDA runs its memory-efficient kernel, which
+# takes unequal widths, and the CPU forms every weight: causal square chunks in ``causal_attention_blocks`` (a bit
+# more than half the products, weights recomputed in the backward), others in SDPA's math kernel (weights kept).
+# The blocks' bias is C x C, so long rows go in slices. Measured on CPU (one decoder/encoder layer, D 128, Z 64,
+# H 256, fwd+bwd, 8192 tokens): causal slices take 1.2x the time of the blocks at 1024 keys and the same at 2048
+# (keeping 125 instead of 132 MB), hence from 2048 keys; bidirectional slices take 1.05-1.2x the time of one call
+# at 2048-8192 keys but keep memory linear in L (8192 keys: 137 instead of 385 MB saved), hence from 4096 keys.
+# Not measured on CUDA: ``benchmarks/layer.py --cuda-value-slices`` sets the CUDA entries to compare.
 VALUE_SLICE_MIN_KEYS = {("cpu", True): 2048, ("cpu", False): 4096, ("cuda", True): None, ("cuda", False): None}
 
 
@@ -219,9 +222,10 @@ def causal_attention_blocks(
 def blocks_replace_sdpa(device: torch.device, sdpa_q_width: int, v_width: int, num_keys: int) -> bool:
     """Whether causal softmax attention of a square chunk goes through ``causal_attention_blocks`` instead of
     ``scaled_dot_product_attention``: on CPU where SDPA has no flash kernel for the widths (they differ) and the
-    values are not attended in slices (``VALUE_SLICE_MIN_KEYS``). SDPA would then form the whole weight matrix
-    in its math kernel; the blocks form a bit more than half of it. Measured on CPU (attention alone, fwd+bwd,
-    Z 64 + 64 rotary, H 256, 8192 tokens): 0.62x the math kernel's time at 512 keys and 0.67x the slices' at 1024.
+    values are not attended in slices (``VALUE_SLICE_MIN_KEYS``). SDPA would then form and keep the whole weight
+    matrix in its math kernel; the blocks form a bit more than half of it and, when there are several, keep none.
+    Measured on CPU (one decoder layer, full attention, fwd+bwd, 8192 tokens): 0.85x the math kernel's time at 512
+    keys, 0.82x the slices' at 1024.
     """
     if device.type != "cpu" or sdpa_q_width == v_width:
         return False
