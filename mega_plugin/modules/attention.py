@@ -78,11 +78,32 @@ def _query_rows(t: Optional[torch.Tensor], start: int, stop: int) -> Optional[to
     return t[..., start:stop, :]
 
 
-def _element_block(q, k, v, bias, hidden, kind: str, dropout: float) -> torch.Tensor:
-    weights = attention_weights(q, k, bias, hidden, kind)
+def _weighted_values(weights: torch.Tensor, v: torch.Tensor, dropout: float) -> torch.Tensor:
+    """``dropout(weights) @ v``: the last step of every block function below."""
     if dropout > 0.0:
         weights = F.dropout(weights, dropout)
     return torch.matmul(weights, v)
+
+
+def _grad_needed(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _row_blocks(rows: int, block: int):
+    """``(start, stop)`` of consecutive blocks of at most ``block`` of ``rows`` query rows."""
+    return [(start, min(start + block, rows)) for start in range(0, rows, block)]
+
+
+def _cat_blocks(block_fn, blocks, recompute: bool) -> torch.Tensor:
+    """``block_fn(*args)`` for each ``args`` of ``blocks`` (blocks of query rows), joined along the query axis;
+    with ``recompute`` each runs under activation checkpointing (its weights, and the dropout mask with them,
+    recomputed in the backward instead of kept)."""
+    outputs = [checkpoint(block_fn, *args, use_reentrant=False) if recompute else block_fn(*args) for args in blocks]
+    return torch.cat(outputs, dim=-2)
+
+
+def _element_block(q, k, v, bias, hidden, kind: str, dropout: float) -> torch.Tensor:
+    return _weighted_values(attention_weights(q, k, bias, hidden, kind), v, dropout)
 
 
 def element_attention(
@@ -110,17 +131,11 @@ def element_attention(
     block = max(1, max_elements // max(1, per_row))
     if block >= rows:
         return _element_block(q, k, v, bias, hidden, kind, dropout)
-    save_memory = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, bias))
-    outputs = []
-    for start in range(0, rows, block):
-        stop = min(start + block, rows)
-        args = (q[..., start:stop, :], k, v, _query_rows(bias, start, stop), _query_rows(hidden, start, stop),
-                kind, dropout)
-        if save_memory:
-            outputs.append(checkpoint(_element_block, *args, use_reentrant=False))
-        else:
-            outputs.append(_element_block(*args))
-    return torch.cat(outputs, dim=-2)
+    blocks = [
+        (q[..., start:stop, :], k, v, _query_rows(bias, start, stop), _query_rows(hidden, start, stop), kind, dropout)
+        for start, stop in _row_blocks(rows, block)
+    ]
+    return _cat_blocks(_element_block, blocks, recompute=_grad_needed(q, k, v, bias))
 
 
 def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool):
@@ -178,9 +193,7 @@ def _causal_block(q, k, v, bias, key_padding_mask, start: int, dropout: float) -
     weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).type_as(q)
     if key_padding_mask is not None:  # only padding can hide every key of a row (key 0 is never in the future)
         weights = weights.masked_fill((pads | future).all(-1, keepdim=True), 0.0)
-    if dropout > 0.0:
-        weights = F.dropout(weights, dropout)
-    return torch.matmul(weights, v)
+    return _weighted_values(weights, v, dropout)
 
 
 def causal_attention_blocks(
@@ -205,18 +218,12 @@ def causal_attention_blocks(
     rows = block_rows or CAUSAL_BLOCK_ROWS
     scaled_q = q * q.size(-1) ** -0.5
     bias = scaled_q.new_zeros(length, length) if bias is None else bias
-    save_memory = length > rows and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, bias))
-    outputs = []
-    for start in range(0, length, rows):
-        stop = min(start + rows, length)
-        pads = None if key_padding_mask is None else key_padding_mask[..., :stop]
-        args = (scaled_q[..., start:stop, :], k[..., :stop, :], v[..., :stop, :], bias[start:stop, :stop], pads,
-                start, dropout)
-        if save_memory:
-            outputs.append(checkpoint(_causal_block, *args, use_reentrant=False))
-        else:
-            outputs.append(_causal_block(*args))
-    return torch.cat(outputs, dim=-2)
+    blocks = [
+        (scaled_q[..., start:stop, :], k[..., :stop, :], v[..., :stop, :], bias[start:stop, :stop],
+         None if key_padding_mask is None else key_padding_mask[..., :stop], start, dropout)
+        for start, stop in _row_blocks(length, rows)
+    ]
+    return _cat_blocks(_causal_block, blocks, recompute=len(blocks) > 1 and _grad_needed(q, k, v, bias))
 
 
 def blocks_replace_sdpa(device: torch.device, sdpa_q_width: int, v_width: int, num_keys: int) -> bool:
