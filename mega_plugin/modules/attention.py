@@ -106,6 +106,13 @@ def _element_block(q, k, v, bias, hidden, kind: str, dropout: float) -> torch.Te
     return _weighted_values(attention_weights(q, k, bias, hidden, kind), v, dropout)
 
 
+def _first_keys(t: Optional[torch.Tensor], stop: int) -> Optional[torch.Tensor]:
+    """Keys ``:stop`` (axis -1) of a bias or mask broadcast to ``[..., Cq, Ck]``, or the tensor itself if size 1."""
+    if t is None or t.dim() < 1 or t.size(-1) == 1:
+        return t
+    return t[..., :stop]
+
+
 def element_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -115,37 +122,43 @@ def element_attention(
     kind: str,
     dropout: float = 0.0,
     max_elements: Optional[int] = None,
+    causal_offset: Optional[int] = None,
 ) -> torch.Tensor:
     """relu2 / laplace attention ``[..., Cq, H]`` = ``dropout(attention_weights(q, k, bias, hidden, kind)) @ v``.
 
     Query rows go in blocks of at most ``max_elements`` (default ``ELEMENT_BLOCK_ELEMENTS``) weights; with
     gradients each block runs under activation checkpointing (the weights are recomputed in the backward, the
     dropout mask with them), so memory grows with one block instead of the whole ``[..., Cq, Ck]`` matrix. One
-    block: exactly the reference path.
+    block: exactly the reference path. ``causal_offset``: query row i sits at key position ``causal_offset + i`` and
+    ``hidden`` hides the keys after it, so each block multiplies only the keys up to its last row (for a square
+    causal chunk in n blocks, (n + 1) / 2n of the products); the hidden keys it skips count in no normaliser.
     """
     if kind == "softmax":
         raise ValueError("element_attention is for relu2 / laplace; softmax goes through fused_softmax_attention")
     max_elements = ELEMENT_BLOCK_ELEMENTS if max_elements is None else max_elements
-    rows = q.size(-2)
-    per_row = q[..., 0, 0].numel() * k.size(-2)
+    rows, num_keys = q.size(-2), k.size(-2)
+    per_row = q[..., 0, 0].numel() * num_keys
     block = max(1, max_elements // max(1, per_row))
     if block >= rows:
         return _element_block(q, k, v, bias, hidden, kind, dropout)
-    blocks = [
-        (q[..., start:stop, :], k, v, _query_rows(bias, start, stop), _query_rows(hidden, start, stop), kind, dropout)
-        for start, stop in _row_blocks(rows, block)
-    ]
+    blocks = []
+    for start, stop in _row_blocks(rows, block):
+        keys = num_keys if causal_offset is None or hidden is None else min(num_keys, causal_offset + stop)
+        blocks.append((q[..., start:stop, :], k[..., :keys, :], v[..., :keys, :],
+                       _first_keys(_query_rows(bias, start, stop), keys),
+                       _first_keys(_query_rows(hidden, start, stop), keys), kind, dropout))
     return _cat_blocks(_element_block, blocks, recompute=_grad_needed(q, k, v, bias))
 
 
-def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool):
+def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool, causal_offset=None):
     """(h ``[..., Cq, H]``, weights or None) without the SDPA softmax path: the reference (every weight formed,
-    returned, ``dropout`` the attention-dropout module) when ``form_weights``, else relu2 / laplace blockwise."""
+    returned, ``dropout`` the attention-dropout module) when ``form_weights``, else relu2 / laplace blockwise
+    (``causal_offset``: see ``element_attention``)."""
     if form_weights:
         weights = attention_weights(q, k, bias, hidden, kind)
         return torch.matmul(dropout(weights), v), weights
     p = dropout.p if dropout.training else 0.0
-    return element_attention(q, k, v, bias, hidden, kind, p), None
+    return element_attention(q, k, v, bias, hidden, kind, p, causal_offset=causal_offset), None
 
 
 # Keys from which values wider than the queries are attended in query-wide slices, by (device type, causal);

@@ -96,17 +96,17 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
 
     # -- full sequences --------------------------------------------------------------------------------------
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
-        """EMA of x ``[B, D, L]`` with the (truncated) kernel, non-incremental; the result is >= float32 (x itself
-        is kept for the backward in its own dtype, see ``fft_conv``)."""
-        length = x.size(-1)
+        """EMA of x ``[L, B, D]`` with the (truncated) kernel, non-incremental: ``[L, B, D]``, >= float32 (x itself is
+        kept for the backward in its own dtype; the FFTs run on a transposed copy, see ``fft_conv``)."""
+        length = x.size(0)
         dtype = torch.promote_types(compute_dtype(x.dtype), compute_dtype(self.delta.dtype))
         taps = length if self.truncation is None else min(self.truncation, length)
         if taps == 0:
             return x.new_zeros(x.shape, dtype=dtype)
         k = self.kernel(taps).to(dtype)
         if not self.bidirectional:
-            return fft_causal_conv(x, k)
-        return fft_two_sided_conv(x, k[: self.embed_dim], k[self.embed_dim :])
+            return fft_causal_conv(x, k, time_major=True)
+        return fft_two_sided_conv(x, k[: self.embed_dim], k[self.embed_dim :], time_major=True)
 
     def forward(
         self,
@@ -116,16 +116,15 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
     ) -> torch.Tensor:
         """x ``[L, B, D]``, padding_mask bool ``[B, L]`` (True = pad) -> ``[L, B, D]``."""
         residual = x * self.omega
-        inputs = x.permute(1, 2, 0)  # [B, D, L]
         if padding_mask is not None:
-            inputs = inputs.masked_fill(padding_mask.unsqueeze(1), 0.0)
+            x = x.masked_fill(padding_mask.t().unsqueeze(-1), 0.0)
         if incremental_state is not None:
             if self.bidirectional:
                 raise ValueError("a bidirectional EMA cannot be run incrementally")
-            y = self.step(inputs.to(compute_dtype(x.dtype)), incremental_state)
+            y = self.step(x.permute(1, 2, 0).to(compute_dtype(x.dtype)), incremental_state).permute(2, 0, 1)
         else:
-            y = self.convolve(inputs)
-        return F.silu(residual + y.permute(2, 0, 1).to(x.dtype))  # residual first: the result is laid out as x
+            y = self.convolve(x)
+        return F.silu(residual + y.to(x.dtype))
 
     # -- incremental decoding --------------------------------------------------------------------------------
     def _scan(

@@ -213,7 +213,8 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
             bias = self.rel_pos_bias(chunk)[q_offset : q_offset + q.size(2)]
             hidden = visibility_mask(key_mask, self.causal, q.size(2), chunk, q_offset, q.device)
             h, weights = attend_unfused(q, k, v, bias, hidden, self.attention_activation, self.attention_dropout,
-                                        form_weights=need_weights or not self.fast_attention)
+                                        form_weights=need_weights or not self.fast_attention,
+                                        causal_offset=q_offset if self.causal else None)
         h = h.reshape(batch, -1, self.hdim)
         if q_offset == 0 and h.size(1) != num_queries:  # drop the alignment rows and the tail padding
             h = h[:, offset : offset + num_queries]

@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mega_plugin.modules import attention
 from mega_plugin.modules.attention import attention_weights, element_attention, visibility_mask
 
 
@@ -25,13 +26,15 @@ def reference(q, k, v, bias, hidden, kind):
     return torch.matmul(attention_weights(q, k, bias, hidden, kind), v)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.sampled_from(["relu2", "laplace"]), st.integers(1, 3), st.integers(1, 9), st.integers(0, 4),
-       st.booleans(), st.integers(1, 200), st.integers(0, 2**16))
-def test_blocks_equal_the_full_matrix(kind, chunks, rows, extra_keys, causal, max_elements, seed):
+       st.booleans(), st.booleans(), st.integers(1, 200), st.integers(0, 2**16))
+def test_blocks_equal_the_full_matrix(kind, chunks, rows, extra_keys, causal, skip_future, max_elements, seed):
+    """Any block size, with and without padding and causality; causal blocks that skip the future keys too."""
     tensors = inputs(2, chunks, rows, rows + extra_keys, causal, seed)
+    offset = extra_keys if causal and skip_future else None
     outputs, grads = [], []
-    for fn in (lambda *t: element_attention(*t, kind, max_elements=max_elements),
+    for fn in (lambda *t: element_attention(*t, kind, max_elements=max_elements, causal_offset=offset),
                lambda *t: reference(*t, kind)):
         out = fn(*tensors)
         outputs.append(out)
@@ -39,6 +42,20 @@ def test_blocks_equal_the_full_matrix(kind, chunks, rows, extra_keys, causal, ma
     torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=1e-12)
     for got, expected in zip(*grads):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-11)
+
+
+def test_causal_blocks_multiply_only_the_keys_up_to_their_last_row(monkeypatch):
+    seen = []
+    real_block = attention._element_block
+
+    def spy(q, k, *rest):
+        seen.append((q.size(-2), k.size(-2)))
+        return real_block(q, k, *rest)
+
+    monkeypatch.setattr(attention, "_element_block", spy)
+    q, k, v, bias, hidden = inputs(1, 1, 8, 10, True, 0)  # 8 queries at key positions 2..9
+    element_attention(q, k, v, bias, hidden, "laplace", max_elements=30, causal_offset=2)  # 3 rows a block
+    assert seen == [(3, 5), (3, 8), (2, 10)]
 
 
 def largest_saved(fn):

@@ -1,6 +1,7 @@
 """The EMA's FFT convolutions: values against direct sums, the hand-written backward against finite differences and
 plain autograd, and what the backward keeps."""
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,6 +77,34 @@ def test_gradients_equal_plain_autograd(length, seed):
         assert (ours - reference).abs().max() < 1e-5 * max(1.0, reference.abs().max().item())
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 3), st.booleans(), st.integers(0, 999))
+def test_time_major_layout_is_the_transposed_batch_major_convolution(length, batch, two_sided, seed):
+    """x ``[L, B, D]`` with ``time_major`` (transposed inside) gives the ``[B, D, L]`` convolution's output and
+    gradients, transposed, in any dtype (the bfloat16 input comes back bfloat16)."""
+    generator = torch.Generator().manual_seed(seed)
+    taps = 1 + seed % length
+    x = torch.randn(batch, 5, length, generator=generator)
+    kernels = torch.randn(2, 5, taps, generator=generator)
+    grad = torch.randn(length, batch, 5, generator=generator)
+    for dtype in (torch.float64, torch.bfloat16):
+        results = []
+        for time_major in (False, True):
+            xi = (x.permute(2, 0, 1) if time_major else x).to(dtype).contiguous().requires_grad_()
+            ks = kernels.double().requires_grad_()
+            if two_sided:
+                out = fft_two_sided_conv(xi, ks[0], ks[1], time_major=time_major)
+            else:
+                out = fft_causal_conv(xi, ks[0], time_major=time_major)
+            out = out if time_major else out.permute(2, 0, 1)
+            out.backward(grad.to(out.dtype))
+            x_grad = xi.grad if time_major else xi.grad.permute(2, 0, 1)
+            assert x_grad.dtype == dtype and out.shape == (length, batch, 5)
+            results.append((out, x_grad, ks.grad))
+        for batch_major, time_major in zip(*results):
+            assert torch.equal(batch_major, time_major)
+
+
 def test_low_precision_input_is_kept_as_is_and_gets_its_dtype_back():
     torch.manual_seed(0)
     x = torch.randn(2, 4, 64, dtype=torch.bfloat16, requires_grad=True)
@@ -92,14 +121,15 @@ def test_low_precision_input_is_kept_as_is_and_gets_its_dtype_back():
     assert (k.grad - k32.grad).abs().max() <= 1e-5 * k32.grad.abs().max()
 
 
-def test_backward_keeps_only_the_input_and_the_kernel_buffer():
+@pytest.mark.parametrize("time_major", [False, True])
+def test_backward_keeps_only_the_input_and_the_kernel_buffer(time_major):
     x = torch.randn(2, 8, 256, dtype=torch.bfloat16, requires_grad=True)
     w = torch.randn(8, fft_size(511), requires_grad=True)
     kept = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t) or t, lambda t: t):
-        circular_conv(x, w)
+        circular_conv(x.permute(2, 0, 1) if time_major else x, w, time_major)
     assert len(kept) == 2
-    assert kept[0] is x and kept[1] is w
+    assert kept[0].untyped_storage().data_ptr() == x.untyped_storage().data_ptr() and kept[1] is w
     plain = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: plain.append(t) or t, lambda t: t):
         circular_conv_reference(x, w)
