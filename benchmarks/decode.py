@@ -9,7 +9,6 @@ incrementally) and is skipped above --hf-max-context. Before timing, the next-to
 """
 
 import argparse
-import math
 import statistics
 import time
 

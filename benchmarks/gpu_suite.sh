@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance issue's GPU tables, one part per call (each part fits a 10-minute device command):
 #
-#   bash benchmarks/gpu_suite.sh OUT PART        (PART: softmax | laplace | decode | slices | compile)
+#   bash benchmarks/gpu_suite.sh OUT PART   (PART: softmax | laplace | decode | slices | compile | norecompute)
 #
 # softmax: one encoder and one decoder layer, fwd+bwd, L in 1K..64K with B*L = 65,536 tokens, full attention
 #          and chunks of 128 and 1024: ours vs HF MegaBlock (full attention only up to 16K) vs
@@ -12,6 +12,8 @@
 #          memory-efficient call: compare "ours ms" with the softmax part's.
 # compile: the softmax rows without HF, with torch.compile(fullgraph=True) beside eager; each row compiles (about
 #          a minute), so LENGTHS defaults to "16384" and CHUNKS to "128 1024" here.
+# norecompute: the softmax rows without HF and without recomputing the cheap elementwise work in the backward
+#          (recompute.RECOMPUTE, on for CUDA): compare "ours ms" and "ours MB" with the softmax part's.
 # Writes OUT/PART.md (the table) and prints it. Environment: DEVICE (cuda), DTYPE (bf16), TOKENS (65536),
 # LENGTHS ("1024 4096 16384 65536"), CHUNKS ("-1 128 1024"), HF_MAX (16384), PYTHON (python3).
 # On the device tool's machines the HF peer needs transformers 4.57.x and its dependencies carried as wheels
@@ -19,7 +21,7 @@
 # are "-". A CPU smoke run: DEVICE=cpu DTYPE=fp32 TOKENS=256 LENGTHS="64 128" CHUNKS="-1 32" HF_MAX=64 ...
 set -euo pipefail
 
-usage="usage: gpu_suite.sh OUT softmax|laplace|decode|slices|compile"
+usage="usage: gpu_suite.sh OUT softmax|laplace|decode|slices|compile|norecompute"
 out="${1:?$usage}"
 part="${2:?$usage}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,8 +47,9 @@ case "$part" in
     laplace) "${layer[@]}" --attention laplace --reference | tee "$out/laplace.md" ;;
     slices) "${layer[@]}" --no-hf --cuda-value-slices | tee "$out/slices.md" ;;
     compile) "${layer[@]}" --no-hf --compile | tee "$out/compile.md" ;;
+    norecompute) "${layer[@]}" --no-hf --recompute off | tee "$out/norecompute.md" ;;
     decode)
         "$PYTHON" "$here/decode.py" --device "$DEVICE" --contexts "${lengths[@]}" --chunk "${chunks[-1]}" \
             --hf-max-context "$HF_MAX" --full-max-context "${lengths[-1]}" | tee "$out/decode.md" ;;
-    *) echo "unknown part '$part' (softmax | laplace | decode | slices | compile)" >&2; exit 2 ;;
+    *) echo "unknown part '$part' (softmax | laplace | decode | slices | compile | norecompute)" >&2; exit 2 ;;
 esac

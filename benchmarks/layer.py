@@ -4,7 +4,7 @@
     python benchmarks/layer.py --device cuda --dtype bf16 --tokens 65536 --lengths 1024 4096 16384 65536
     python benchmarks/layer.py --compile           # also time torch.compile(ours, fullgraph=True)
     python benchmarks/layer.py --attention laplace --reference --layers encoder --lengths 1024 2048
-    python benchmarks/layer.py --saved-only --dtype bf16 --tokens 65536 --chunks 128 --lengths 1024 4096 16384
+    python benchmarks/layer.py --saved-only --recompute on --dtype bf16 --tokens 65536 --chunks 128 --lengths 1024 4096
 
 Every row: B*L = --tokens, D = --dim. Before timing, our layer and HF's are run on the same input and must agree
 (max abs diff printed). Ratios are ours / peer, measured in the same process (lower is better). "saved MB" is
@@ -22,7 +22,9 @@ import time
 
 import torch
 
-from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, attention, set_fast_attention
+from mega_plugin.modules import (
+    MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, attention, recompute, set_fast_attention,
+)
 from peers import hf_block, transformer_layer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -133,17 +135,23 @@ def main():
     parser.add_argument("--cuda-value-slices", action="store_true",
                         help="on CUDA, attend values in query-wide slices (flash kernels) instead of one call to the "
                              "memory-efficient kernel (attention.VALUE_SLICE_MIN_KEYS)")
+    parser.add_argument("--recompute", choices=["device", "on", "off"], default="device",
+                        help="recompute the layers' cheap elementwise work in the backward (recompute.RECOMPUTE: "
+                             "by default on CUDA only; 'on' on CPU gives the saved bytes CUDA's policy keeps)")
     parser.add_argument("--saved-only", action="store_true",
                         help="only the saved-for-backward columns (one forward each, no timing): large sizes on CPU")
     args = parser.parse_args()
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    if args.recompute != "device":
+        recompute.RECOMPUTE[device.type] = args.recompute == "on"
     if args.cuda_value_slices:
         attention.VALUE_SLICE_MIN_KEYS.update({("cuda", True): 1, ("cuda", False): 1})
 
     torch.manual_seed(0)
 
     print(f"# device={device} dtype={args.dtype} tokens={args.tokens} D={args.dim} attention={args.attention} "
-          f"torch={torch.__version__} cuda_value_slices={args.cuda_value_slices}")
+          f"torch={torch.__version__} cuda_value_slices={args.cuda_value_slices} "
+          f"recompute={recompute.RECOMPUTE.get(device.type, True)}")
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * len(COLUMNS))
     dim = args.dim

@@ -29,10 +29,11 @@ import torch.nn.functional as F
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
 from mega_plugin.modules.attention import attend_unfused, fused_softmax_attention
 from mega_plugin.modules.dropout import Dropout, build_dropout
-from mega_plugin.modules.gated_attention import check_padding_mask
+from mega_plugin.modules.gated_attention import check_padding_mask, gated_update
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 from mega_plugin.modules.norms import SequenceNorm
 from mega_plugin.modules.position_bias import build_position_bias
+from mega_plugin.modules.recompute import linear_of
 
 CROSS_ATTENTION_INITS = ("normal", "xavier")
 
@@ -142,8 +143,7 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
                                         form_weights)
         h = h.transpose(0, 1)  # [Lq, B, D]
 
-        h = self.dropout(self.activation(self.h_proj(h * r)))
-        out = torch.addcmul(residual, u, h - residual)
+        out = gated_update(residual, u, linear_of(torch.mul, (h, r), self.h_proj), self.activation, self.dropout)
         if not self.prenorm:
             out = self.norm(out)
         return out, (weights if need_weights else None)

@@ -16,8 +16,13 @@ class Dropout(nn.Module):
         super().__init__()
         self.p = float(p)
 
+    @property
+    def active(self) -> bool:
+        """Whether forward draws a random mask (training with p > 0)."""
+        return self.training and self.p > 0
+
     def forward(self, x: torch.Tensor, batch_first: bool = False) -> torch.Tensor:
-        if self.training and self.p > 0:
+        if self.active:
             return F.dropout(x, p=self.p, training=True)
         return x
 
@@ -34,7 +39,7 @@ class FeatureDropout(Dropout):
     """
 
     def forward(self, x: torch.Tensor, batch_first: bool = False) -> torch.Tensor:
-        if not (self.training and self.p > 0):
+        if not self.active:
             return x
         if batch_first:
             shape = (x.size(0),) + (1,) * (x.dim() - 2) + (x.size(-1),)

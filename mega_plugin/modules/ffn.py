@@ -10,6 +10,7 @@ import torch.nn as nn
 from mega_plugin.modules.activations import get_activation_fn
 from mega_plugin.modules.dropout import build_dropout
 from mega_plugin.modules.norms import SequenceNorm
+from mega_plugin.modules.recompute import linear_of
 
 
 class NormalizedFeedForwardNetwork(nn.Module):
@@ -41,6 +42,9 @@ class NormalizedFeedForwardNetwork(nn.Module):
         residual = x
         if self.prenorm:
             x = self.norm(x)
-        x = self.hidden_dropout(self.activation(self.fc1(x)))
-        x = self.dropout(self.fc2(x)) + residual
+        if self.hidden_dropout.active:  # a recomputed activation would need the same dropout mask
+            x = self.fc2(self.hidden_dropout(self.activation(self.fc1(x))))
+        else:  # keeps fc1's output only, not also the activation's
+            x = linear_of(self.activation, (self.fc1(x),), self.fc2)
+        x = self.dropout(x) + residual
         return x if self.prenorm else self.norm(x)

@@ -9,7 +9,9 @@ lands in x's zero padding, so nothing aliases.
 tensor the layer keeps anyway) and the buffer, where plain autograd through rfft/irfft keeps the padded float32
 input and its complex spectrum (4x the input in float32, 8x in bfloat16). The gradients are the adjoint
 (correlation) formulas, exact up to rounding; ``circular_conv_reference`` is the plain-autograd formula they are
-tested against.
+tested against. With ``time_major`` it takes and returns the layer's ``[L, B, D]`` and does the transposes itself,
+forwards and backwards, with the blocked 2-D transpose kernel (``time_last`` / ``time_first``), so that neither
+the layer's elementwise ops nor the gradient accumulation around the convolution see strided memory.
 """
 
 import torch

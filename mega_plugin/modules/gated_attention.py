@@ -32,6 +32,17 @@ from mega_plugin.modules.ema import MultiHeadEMA
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 from mega_plugin.modules.norms import SequenceNorm
 from mega_plugin.modules.position_bias import RotaryRelativePositionalBias, build_position_bias
+from mega_plugin.modules.recompute import elementwise_recomputed, linear_of
+
+
+def gated_update(residual, u, a, activation, dropout) -> torch.Tensor:
+    """``residual + u * (dropout(activation(a)) - residual)``, all ``[L, B, D]``; the activation and the difference
+    are recomputed in the backward (with the same dropout mask) instead of kept."""
+
+    def update(residual, u, a):
+        return torch.addcmul(residual, u, dropout(activation(a)) - residual)
+
+    return elementwise_recomputed(update, residual, u, a)
 
 
 def check_padding_mask(padding_mask: Optional[torch.Tensor], batch: int, length: int) -> Optional[torch.Tensor]:
@@ -137,9 +148,8 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
             k, v, padding_mask, offset = self._extend_cache(incremental_state, k, v, padding_mask, length)
         h, weights = self._attend(q, k, v, padding_mask, offset, need_weights)
 
-        h = self.activation(hx + self.h_proj(h.transpose(0, 1) * r))
-        h = self.dropout(h)
-        out = torch.addcmul(residual, u, h - residual)
+        h = hx + linear_of(torch.mul, (h.transpose(0, 1), r), self.h_proj)
+        out = gated_update(residual, u, h, self.activation, self.dropout)
         if not self.prenorm:
             out = self.norm(out)
         return out, (weights if need_weights else None)

@@ -63,6 +63,17 @@ def test_train_benchmark_matches_parameter_counts():
     assert abs(params["transformer_lm"] - params["mega_lm_base"]) <= 0.02 * params["mega_lm_base"]
 
 
+def test_layer_benchmark_recompute_flag_changes_what_the_backward_keeps():
+    """--recompute on (CUDA's default) keeps less for the backward than off (CPU's default), by the h * r product,
+    the FFN activation and the gate difference: 1280 bytes per token in float32 at D = 128, H = F = 256."""
+    saved = {}
+    for mode in ("on", "off"):
+        rows = run("layer.py", "--saved-only", "--no-hf", "--tokens", 4096, "--lengths", 512, "--chunks", 128,
+                          "--layers", "decoder", "--recompute", mode)
+        saved[mode] = int(column(rows, "ours saved MB")[0])
+    assert saved["off"] - saved["on"] == round(4096 * 2560 / 2**20)
+
+
 @pytest.mark.parametrize("part, rows", [("softmax", 8), ("laplace", 8), ("decode", 2)])
 def test_gpu_suite_parts_run_at_toy_size_on_cpu(tmp_path, part, rows):
     """benchmarks/gpu_suite.sh (meant for the H100) at toy size on CPU: every part writes its table, HF is skipped
@@ -83,9 +94,11 @@ def test_gpu_suite_parts_run_at_toy_size_on_cpu(tmp_path, part, rows):
     assert max(float(d) for d in diffs if d != "-") < 1e-5
 
 
-@pytest.mark.parametrize("part, lengths, chunks, rows", [("slices", "16 32", "-1 8", 8), ("compile", "16", "8", 2)])
+@pytest.mark.parametrize("part, lengths, chunks, rows", [("slices", "16 32", "-1 8", 8), ("compile", "16", "8", 2),
+                                                         ("norecompute", "16", "-1 8", 4)])
 def test_gpu_suite_parts_without_hf_run_at_toy_size_on_cpu(tmp_path, part, lengths, chunks, rows):
-    """The parts that leave HF out (value slices, torch.compile) write their rows with our times filled in."""
+    """The parts that leave HF out (value slices, torch.compile, no recomputation) write their rows with our times
+    filled in, under the settings they name."""
     import os
 
     env = dict(os.environ, DEVICE="cpu", DTYPE="fp32", TOKENS="64", LENGTHS=lengths, CHUNKS=chunks,

@@ -6,7 +6,6 @@ from :mod:`mega_plugin.modules`.
 
 import math
 
-import torch
 import torch.nn as nn
 
 from fixture_utils import sub_state
