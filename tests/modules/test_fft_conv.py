@@ -81,7 +81,9 @@ def test_gradients_equal_plain_autograd(length, seed):
 @given(st.integers(1, 40), st.integers(1, 3), st.booleans(), st.integers(0, 999))
 def test_time_major_layout_is_the_transposed_batch_major_convolution(length, batch, two_sided, seed):
     """x ``[L, B, D]`` with ``time_major`` (transposed inside) gives the ``[B, D, L]`` convolution's output and
-    gradients, transposed, in any dtype (the bfloat16 input comes back bfloat16)."""
+    gradients, transposed, in any dtype (the bfloat16 input comes back bfloat16). Equal up to rounding: pocketfft
+    may vectorise strided and contiguous batches of transforms differently, and a bfloat16 gradient then rounds to
+    a neighbouring value."""
     generator = torch.Generator().manual_seed(seed)
     taps = 1 + seed % length
     x = torch.randn(batch, 5, length, generator=generator)
@@ -102,7 +104,9 @@ def test_time_major_layout_is_the_transposed_batch_major_convolution(length, bat
             assert x_grad.dtype == dtype and out.shape == (length, batch, 5)
             results.append((out, x_grad, ks.grad))
         for batch_major, time_major in zip(*results):
-            assert torch.equal(batch_major, time_major)
+            tolerance = 1e-12 if batch_major.dtype == torch.float64 else 1e-2
+            torch.testing.assert_close(time_major, batch_major, rtol=tolerance,
+                                       atol=tolerance * batch_major.abs().max().item())
 
 
 def test_low_precision_input_is_kept_as_is_and_gets_its_dtype_back():
