@@ -3,9 +3,9 @@
 ``linear_of(fn, inputs, linear)`` is ``linear(fn(*inputs))`` for an elementwise ``fn`` (a product of two tensors, an
 activation). Plain autograd keeps ``fn(*inputs)``, the linear's input, for the weight gradient, beside the inputs
 that ``fn``'s own backward keeps; ``RecomputedInputLinear`` keeps only the inputs and the weight and recomputes
-``fn`` in the backward (one elementwise pass instead of a stored ``[..., in_features]`` tensor). The product is not
-recomputed. ``elementwise_recomputed(fn, *inputs)`` is the same for an ``fn`` with no product at all (activation
-checkpointing of elementwise ops only).
+``fn`` in the backward (one elementwise pass instead of a stored ``[..., in_features]`` tensor); the matrix product
+is not recomputed. ``elementwise_recomputed(fn, *inputs)`` does the same for an elementwise ``fn`` with no linear
+after it (activation checkpointing of elementwise ops only).
 
 Both fall back to the plain formula without gradients, under ``torch.compile`` (whose partitioner makes its own
 choice of what to recompute) and on devices where ``RECOMPUTE`` says so. ``linear_of_reference`` is the plain
