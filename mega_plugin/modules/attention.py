@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from mega_plugin.modules.activations import laplace, relu2
+from mega_plugin.modules.recompute import grad_needed
 
 
 def visibility_mask(
@@ -74,11 +75,14 @@ def attention_weights(
 ELEMENT_BLOCK_ELEMENTS = 1 << 21
 
 
-def _query_rows(t: Optional[torch.Tensor], start: int, stop: int) -> Optional[torch.Tensor]:
-    """Rows start:stop of the query axis (-2) of a tensor broadcast along it, or the tensor itself if size 1."""
-    if t is None or t.dim() < 2 or t.size(-2) == 1:
+def _block_of(t: Optional[torch.Tensor], start: int, stop: int, keys: int) -> Optional[torch.Tensor]:
+    """Query rows ``start:stop`` and keys ``:keys`` of a bias or mask broadcast to ``[..., Cq, Ck]`` (an axis of
+    size 1 is broadcast and stays whole)."""
+    if t is None:
         return t
-    return t[..., start:stop, :]
+    if t.dim() >= 2 and t.size(-2) > 1:
+        t = t[..., start:stop, :]
+    return t[..., :keys] if t.dim() >= 1 and t.size(-1) > 1 else t
 
 
 def _weighted_values(weights: torch.Tensor, v: torch.Tensor, dropout: float) -> torch.Tensor:
@@ -86,10 +90,6 @@ def _weighted_values(weights: torch.Tensor, v: torch.Tensor, dropout: float) -> 
     if dropout > 0.0:
         weights = F.dropout(weights, dropout)
     return torch.matmul(weights, v)
-
-
-def _grad_needed(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def _row_blocks(rows: int, block: int):
@@ -107,13 +107,6 @@ def _cat_blocks(block_fn, blocks, recompute: bool) -> torch.Tensor:
 
 def _element_block(q, k, v, bias, hidden, kind: str, dropout: float) -> torch.Tensor:
     return _weighted_values(attention_weights(q, k, bias, hidden, kind), v, dropout)
-
-
-def _first_keys(t: Optional[torch.Tensor], stop: int) -> Optional[torch.Tensor]:
-    """Keys ``:stop`` (axis -1) of a bias or mask broadcast to ``[..., Cq, Ck]``, or the tensor itself if size 1."""
-    if t is None or t.dim() < 1 or t.size(-1) == 1:
-        return t
-    return t[..., :stop]
 
 
 def element_attention(
@@ -147,10 +140,9 @@ def element_attention(
     blocks = []
     for start, stop in _row_blocks(rows, block):
         keys = num_keys if causal_offset is None or hidden is None else min(num_keys, causal_offset + stop)
-        blocks.append((q[..., start:stop, :], k[..., :keys, :], v[..., :keys, :],
-                       _first_keys(_query_rows(bias, start, stop), keys),
-                       _first_keys(_query_rows(hidden, start, stop), keys), kind, dropout))
-    return _cat_blocks(_element_block, blocks, recompute=_grad_needed(q, k, v, bias))
+        blocks.append((q[..., start:stop, :], k[..., :keys, :], v[..., :keys, :], _block_of(bias, start, stop, keys),
+                       _block_of(hidden, start, stop, keys), kind, dropout))
+    return _cat_blocks(_element_block, blocks, recompute=grad_needed(q, k, v, bias))
 
 
 def attend_unfused(q, k, v, bias, hidden, kind: str, dropout, form_weights: bool, causal_offset=None):
@@ -235,11 +227,11 @@ def causal_attention_blocks(
     scaled_q = q * q.size(-1) ** -0.5
     bias = scaled_q.new_zeros(length, length) if bias is None else bias
     blocks = [
-        (scaled_q[..., start:stop, :], k[..., :stop, :], v[..., :stop, :], bias[start:stop, :stop],
+        (scaled_q[..., start:stop, :], k[..., :stop, :], v[..., :stop, :], _block_of(bias, start, stop, stop),
          None if key_padding_mask is None else key_padding_mask[..., :stop], start, dropout)
         for start, stop in _row_blocks(length, rows)
     ]
-    return _cat_blocks(_causal_block, blocks, recompute=len(blocks) > 1 and _grad_needed(q, k, v, bias))
+    return _cat_blocks(_causal_block, blocks, recompute=len(blocks) > 1 and grad_needed(q, k, v, bias))
 
 
 def blocks_replace_sdpa(device: torch.device, sdpa_q_width: int, v_width: int, num_keys: int) -> bool:

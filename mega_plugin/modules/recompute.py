@@ -63,8 +63,13 @@ class RecomputedInputLinear(torch.autograd.Function):
 RECOMPUTE = {"cpu": False, "cuda": True}
 
 
+def grad_needed(*tensors: torch.Tensor) -> bool:
+    """Whether autograd will differentiate through an op on ``tensors`` (recording, and one of them requires grad)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def _recompute(*tensors: torch.Tensor) -> bool:
-    return (torch.is_grad_enabled() and not torch.compiler.is_compiling() and any(t.requires_grad for t in tensors)
+    return (grad_needed(*tensors) and not torch.compiler.is_compiling()
             and RECOMPUTE.get(tensors[0].device.type, True))
 
 

@@ -69,7 +69,7 @@ def test_layer_benchmark_recompute_flag_changes_what_the_backward_keeps():
     saved = {}
     for mode in ("on", "off"):
         rows = run("layer.py", "--saved-only", "--no-hf", "--tokens", 4096, "--lengths", 512, "--chunks", 128,
-                          "--layers", "decoder", "--recompute", mode)
+                   "--layers", "decoder", "--recompute", mode)
         saved[mode] = int(column(rows, "ours saved MB")[0])
     assert saved["off"] - saved["on"] == round(4096 * 2560 / 2**20)
 
