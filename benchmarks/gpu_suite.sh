@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The performance issue's GPU tables, one part per call (each part fits a 10-minute device command):
+# The performance issue's GPU tables, one part per call; benchmarks/device_check.sh runs the GPU tests and then
+# every part in one device command:
 #
 #   bash benchmarks/gpu_suite.sh OUT PART   (PART: softmax | laplace | decode | slices | compile | norecompute)
 #

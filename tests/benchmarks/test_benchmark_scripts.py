@@ -114,3 +114,23 @@ def test_gpu_suite_parts_without_hf_run_at_toy_size_on_cpu(tmp_path, part, lengt
     assert all(float(value) > 0 for value in column(table, "ours ms"))
     if part == "compile":
         assert all(float(value) > 0 for value in column(table, "compiled ms"))
+
+
+def test_device_check_runs_the_gpu_tests_and_suite_parts_at_toy_size_on_cpu(tmp_path):
+    """The one device command: its tests part runs tests/gpu (here on the CPU, MEGA_TEST_DEVICE=cpu) and records the
+    versions, each suite part writes its table, and a failing part makes the whole command fail."""
+    import os
+
+    env = dict(os.environ, DEVICE="cpu", DTYPE="fp32", TOKENS="64", LENGTHS="16", CHUNKS="-1 8", HF_MAX="16",
+               PYTHON=sys.executable, OMP_NUM_THREADS="1", MEGA_TEST_DEVICE="cpu")
+    script = str(BENCHMARKS / "device_check.sh")
+    result = subprocess.run(["bash", script, str(tmp_path), "tests", "norecompute"], capture_output=True, text=True,
+                            env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = (tmp_path / "tests.log").read_text()
+    assert "torch" in log and "passed" in log and "failed" not in log
+    table = [line for line in (tmp_path / "norecompute.md").read_text().splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 4  # header, then encoder and decoder, full and chunked
+    failing = subprocess.run(["bash", script, str(tmp_path), "no-such-part"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    assert failing.returncode != 0
