@@ -2,7 +2,7 @@
 
 For decoder states ``query [Lq, B, D]`` and encoder states ``key [Lk, B, D]``:
 
-    u, r, q = split(q_proj(norm(query) or query), [D, D, Z]);  u = sigmoid(u), r = silu(r)
+    u, r, q = split(q_proj(norm(query) or query), [D, D, Z]);  u = sigmoid(u), r = silu(r) (recomputed: see recompute)
     k = k_proj(key);  v = act(v_proj(key))
     h = attention(q, k, v) + relative position bias(target position i, source position j)
     out = query + u * (act(h_proj(h * r)) - query)        (then norm(out) with post-norm)
@@ -24,12 +24,11 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from mega_plugin.modules.activations import check_attention_activation, get_activation_fn
 from mega_plugin.modules.attention import attend_unfused, fused_softmax_attention
 from mega_plugin.modules.dropout import Dropout, build_dropout
-from mega_plugin.modules.gated_attention import check_padding_mask, gated_update
+from mega_plugin.modules.gated_attention import check_padding_mask, gated_update, times_silu
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 from mega_plugin.modules.norms import SequenceNorm
 from mega_plugin.modules.position_bias import build_position_bias
@@ -127,7 +126,6 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
         x = self.norm(query) if self.prenorm else query
         u, r, q = torch.split(self.q_proj(x), [self.embed_dim, self.embed_dim, self.zdim], dim=-1)
         u = torch.sigmoid(u)
-        r = F.silu(r)
         q = q.transpose(0, 1)  # [B, Lq, Z]
 
         query_pos = torch.arange(first_step, first_step + num_queries, device=q.device)
@@ -143,7 +141,7 @@ class GatedCrossAttention(nn.Module, IncrementalStateMixin):
                                         form_weights)
         h = h.transpose(0, 1)  # [Lq, B, D]
 
-        out = gated_update(residual, u, linear_of(torch.mul, (h, r), self.h_proj), self.activation, self.dropout)
+        out = gated_update(residual, u, linear_of(times_silu, (h, r), self.h_proj), self.activation, self.dropout)
         if not self.prenorm:
             out = self.norm(out)
         return out, (weights if need_weights else None)

@@ -114,7 +114,16 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
         padding_mask: Optional[torch.Tensor] = None,
         incremental_state: Optional[State] = None,
     ) -> torch.Tensor:
-        """x ``[L, B, D]``, padding_mask bool ``[B, L]`` (True = pad) -> ``[L, B, D]``."""
+        """x ``[L, B, D]``, padding_mask bool ``[B, L]`` (True = pad) -> ``silu(y + omega * x)`` ``[L, B, D]``."""
+        return F.silu(self.pre_activation(x, padding_mask, incremental_state))
+
+    def pre_activation(
+        self,
+        x: torch.Tensor,
+        padding_mask: Optional[torch.Tensor] = None,
+        incremental_state: Optional[State] = None,
+    ) -> torch.Tensor:
+        """``y + omega * x`` ``[L, B, D]``, the output before its silu (for a caller that recomputes the silu)."""
         residual = x * self.omega
         if padding_mask is not None:
             x = x.masked_fill(padding_mask.t().unsqueeze(-1), 0.0)
@@ -124,7 +133,7 @@ class MultiHeadEMA(nn.Module, IncrementalStateMixin):
             y = self.step(x.permute(1, 2, 0).to(compute_dtype(x.dtype)), incremental_state).permute(2, 0, 1)
         else:
             y = self.convolve(x)
-        return F.silu(residual + y.to(x.dtype))
+        return residual + y.to(x.dtype)
 
     # -- incremental decoding --------------------------------------------------------------------------------
     def _scan(

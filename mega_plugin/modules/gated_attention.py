@@ -3,12 +3,15 @@
 For x ``[L, B, D]`` (``x_n = norm(x)`` with pre-norm, else x):
 
     v = act(v_proj(x_n))                                  [L, B, H]
-    m = EMA(x_n)                                          [L, B, D]   (``move``)
-    u, zr, hx = split(mx_proj(m), [D, Z + H, D])           (three products: see _mx_projections)
-    u = sigmoid(u); z, r = split(silu(zr), [Z, H])
+    m = dropout(EMA(x_n))                                 [L, B, D]   (``move``: silu(y + omega * x_n))
+    u, z, r, hx = split(mx_proj(m), [D, Z, H, D])         (four products: see _mx_projections)
+    u = sigmoid(u); z = silu(z); r = silu(r)
     q = z * gamma[0] + beta[0];  k = z * gamma[1] + beta[1]
     h = attention(q, k, v) (single head, per chunk, + relative position bias)
     out = x + u * (act(hx + h_proj(h * r)) - x)           (then norm(out) with post-norm)
+
+With gradients, the silu of m, z and r is recomputed in the backward (``recompute``) rather than kept: the
+projections, q, k and ``h_proj``'s input are computed from the values before the activation.
 
 Masks at the boundary: ``padding_mask`` bool ``[B, L]`` (True = pad); causality is the ``causal`` flag (default:
 causal iff the EMA is unidirectional). With ``chunk_size = C > 0`` attention is block-diagonal over chunks of C
@@ -32,7 +35,7 @@ from mega_plugin.modules.ema import MultiHeadEMA
 from mega_plugin.modules.incremental import IncrementalStateMixin, State
 from mega_plugin.modules.norms import SequenceNorm
 from mega_plugin.modules.position_bias import RotaryRelativePositionalBias, build_position_bias
-from mega_plugin.modules.recompute import elementwise_recomputed, linear_of
+from mega_plugin.modules.recompute import elementwise_recomputed, linear_of, linears_of, linears_of_reference
 
 
 def gated_update(residual, u, a, activation, dropout) -> torch.Tensor:
@@ -43,6 +46,16 @@ def gated_update(residual, u, a, activation, dropout) -> torch.Tensor:
         return torch.addcmul(residual, u, dropout(activation(a)) - residual)
 
     return elementwise_recomputed(update, residual, u, a)
+
+
+def shared_query_key(z, gamma, beta) -> torch.Tensor:
+    """q and k from the shared representation before its activation: z ``[L, B, Z]`` -> ``[L, B, 2, Z]``."""
+    return F.silu(z).unsqueeze(2) * gamma + beta
+
+
+def times_silu(h, r) -> torch.Tensor:
+    """``h * silu(r)``, the input of ``h_proj``."""
+    return h * F.silu(r)
 
 
 def check_padding_mask(padding_mask: Optional[torch.Tensor], batch: int, length: int) -> Optional[torch.Tensor]:
@@ -135,11 +148,9 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         x = self.norm(x) if self.prenorm else x
 
         v = self.activation(self.v_proj(x))
-        mx = self.dropout(self.move(x, padding_mask, incremental_state))
-        u, zr, hx = self._mx_projections(mx)
+        u, z, r, hx = self._mx_projections(self.move.pre_activation(x, padding_mask, incremental_state))
         u = torch.sigmoid(u)
-        z, r = torch.split(F.silu(zr), [self.zdim, self.hdim], dim=-1)
-        qk = z.unsqueeze(2) * self.gamma + self.beta
+        qk = elementwise_recomputed(shared_query_key, z, self.gamma, self.beta)
         q, k = torch.unbind(qk.transpose(0, 1), dim=2)  # [B, L, Z] each
         v = v.transpose(0, 1)  # [B, L, H]
 
@@ -148,21 +159,25 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
             k, v, padding_mask, offset = self._extend_cache(incremental_state, k, v, padding_mask, length)
         h, weights = self._attend(q, k, v, padding_mask, offset, need_weights)
 
-        h = hx + linear_of(torch.mul, (h.transpose(0, 1), r), self.h_proj)
+        h = hx + linear_of(times_silu, (h.transpose(0, 1), r), self.h_proj)
         out = gated_update(residual, u, h, self.activation, self.dropout)
         if not self.prenorm:
             out = self.norm(out)
         return out, (weights if need_weights else None)
 
-    def _mx_projections(self, mx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``split(mx_proj(mx), [D, Z + H, D])`` as three products, so that each part is its own tensor: the backward
-        of silu keeps only the ``Z + H`` columns instead of the whole ``D + Z + H + D`` wide output. Without
-        gradients (decoding) one product, one kernel launch."""
-        sizes = [self.embed_dim, self.zdim + self.hdim, self.embed_dim]
+    def _mx_projections(self, ema: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """``split(mx_proj(dropout(silu(ema))), [D, Z, H, D])`` for the EMA's output before its silu, as four products,
+        so that each part is its own tensor: what the backward keeps of one part (z and r, for their activations)
+        does not hold the whole ``D + Z + H + D`` wide output. The silu is recomputed in the backward instead of
+        kept (``recompute.linears_of``; not with dropout, whose mask would differ). Without gradients (decoding)
+        one product, one kernel launch."""
+        sizes = [self.embed_dim, self.zdim, self.hdim, self.embed_dim]
         if not torch.is_grad_enabled():
-            return torch.split(self.mx_proj(mx), sizes, dim=-1)
+            return torch.split(self.mx_proj(self.dropout(F.silu(ema))), sizes, dim=-1)
         weights, biases = self.mx_proj.weight.split(sizes), self.mx_proj.bias.split(sizes)
-        return tuple(F.linear(mx, weight, bias) for weight, bias in zip(weights, biases))
+        if self.dropout.active:
+            return linears_of_reference(lambda e: self.dropout(F.silu(e)), (ema,), weights, biases)
+        return linears_of(F.silu, (ema,), weights, biases)
 
     def _extend_cache(self, incremental_state, k, v, padding_mask, length):
         """Prepend cached keys/values; store the part of the new context that later steps need."""

@@ -119,8 +119,8 @@ def test_decoder_output_bias_and_no_final_norm_options(tmp_path):
     assert not any(key.startswith("decoder.final_norm") for key in keys)
     tokens = padded_batch(40, 12)
     keep = tokens.ne(1)
-    features = other.decoder(tokens, features_only=True)[0]
-    with torch.no_grad():
+    with torch.no_grad():  # both feature paths without gradients: the layers' products are then the same calls
+        features = other.decoder(tokens, features_only=True)[0]
         logits = _fairseq_logits(other, tokens)
         expected = features @ other.decoder.output_projection.weight.t() + other.decoder.output_projection.bias
         layers_only = other.decoder.extract_features(tokens)[1]["inner_states"][-1].transpose(0, 1)

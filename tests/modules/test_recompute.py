@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from mega_plugin.modules import MegaDecoderLayer, MegaEncoderLayer, MegaLayerConfig, recompute
 from mega_plugin.modules.dropout import Dropout, FeatureDropout
 from mega_plugin.modules.gated_attention import gated_update
-from mega_plugin.modules.recompute import elementwise_recomputed, linear_of, linear_of_reference
+from mega_plugin.modules.recompute import (
+    elementwise_recomputed, linear_of, linear_of_reference, linears_of, linears_of_reference,
+)
 
 FUNCTIONS = {"product": (torch.mul, 2), "silu": (F.silu, 1), "gelu": (F.gelu, 1)}
 
@@ -65,6 +67,42 @@ def test_linear_of_equals_the_plain_formula(name, bias, transposed, needs_grad, 
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(FUNCTIONS)), st.lists(st.tuples(st.integers(1, 4), st.booleans(), st.booleans(),
+       st.booleans()), min_size=1, max_size=4), st.lists(st.booleans(), min_size=2, max_size=2),
+       st.integers(0, 2**16))
+def test_linears_of_equals_the_plain_formula(name, linears, inputs_need_grad, seed):
+    """Several linears of the same features (each: output width, bias, weight needs grad, output used by the
+    loss): values and gradients as plain autograd, with outputs no loss depends on and any subset needing
+    gradients; only the inputs and the weights are kept."""
+    fn, arity = FUNCTIONS[name]
+    generator = torch.Generator().manual_seed(seed)
+    inputs = [torch.randn(3, 2, 5, dtype=torch.float64, generator=generator).requires_grad_(inputs_need_grad[i])
+              for i in range(arity)]
+    weights = [torch.randn(width, 5, dtype=torch.float64, generator=generator).requires_grad_(needs)
+               for width, _, needs, _ in linears]
+    biases = [torch.randn(width, dtype=torch.float64, generator=generator).requires_grad_() if bias else None
+              for width, bias, _, _ in linears]
+    used = [use for *_, use in linears]
+    leaves = [t for t in inputs + weights + biases if t is not None and t.requires_grad]
+    results = []
+    for impl in (linears_of, linears_of_reference):
+        kept, outs = kept_storages(lambda: impl(fn, inputs, weights, biases))
+        loss = sum((out * out.detach().sin()).sum() for out, use in zip(outs, used) if use)
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True) if leaves and torch.is_tensor(loss) else ()
+        results.append((kept, outs, grads))
+    (kept, outs, grads), (_, expected, expected_grads) = results
+    for out, want in zip(outs, expected):
+        torch.testing.assert_close(out, want, rtol=0, atol=0)
+    for got, want in zip(grads, expected_grads):
+        if want is None:  # unused by the loss: zero or None alike
+            assert got is None or not got.any()
+        else:
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    if any(t.requires_grad for t in inputs + weights):
+        assert kept <= {t.untyped_storage().data_ptr() for t in inputs + weights}
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_linear_of_keeps_its_inputs_and_weight_not_the_features(name):
     fn, arity = FUNCTIONS[name]
@@ -115,11 +153,27 @@ def test_elementwise_recomputed_keeps_only_its_inputs():
     torch.testing.assert_close(got_y, expected_y, rtol=0, atol=0)
 
 
+def kept_activation_bytes(fn, module):
+    """Bytes of the distinct storages, parameters' aside, that autograd keeps for the backward while ``fn()`` runs."""
+    kept = {}
+
+    def pack(t):
+        kept[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    return sum(nbytes for ptr, nbytes in kept.items() if ptr not in params), out
+
+
 @pytest.mark.parametrize("decoder", [False, True])
 def test_layers_recompute_to_the_same_outputs_and_gradients_keeping_less(decoder, monkeypatch):
     """A whole layer (decoder: with cross-attention) with recomputation on and off: equal outputs and gradients
-    (input, encoder output, every parameter), and on keeps the h * r product, the FFN activation and the gate
-    difference out of the backward's memory."""
+    (input, encoder output, every parameter), and on keeps exactly these out of the backward's memory, per token:
+    the products ``h * silu(r)`` (H) and ``silu(r)`` (H) and ``silu(z)`` (Z) feeding q and k, the EMA's silu (D),
+    the FFN activation (F), the gate difference (D) and, with cross-attention, the same three of its own (its h, r
+    and gate are D wide)."""
     torch.manual_seed(0)
     cfg = MegaLayerConfig(embed_dim=16, hidden_dim=24, ffn_hidden_dim=20, z_dim=8, n_dim=4, chunk_size=4,
                           prenorm=decoder, rel_pos_bias="rotary", max_positions=12)
@@ -132,12 +186,13 @@ def test_layers_recompute_to_the_same_outputs_and_gradients_keeping_less(decoder
         layer.zero_grad()
         inputs = [x.clone().requires_grad_(), encoder_out.clone().requires_grad_()]
         call = (lambda: layer(inputs[0], encoder_out=inputs[1])[0]) if decoder else (lambda: layer(inputs[0]))
-        kept, out = kept_storages(call)
+        kept, out = kept_activation_bytes(call, layer)
         out.square().sum().backward()
         grads = [t.grad for t in inputs if t.grad is not None] + [p.grad.clone() for p in layer.parameters()]
-        results.append((out, grads, len(kept)))
+        results.append((out, grads, kept))
     (out, grads, kept_on), (expected, expected_grads, kept_off) = results
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
     for got, want in zip(grads, expected_grads):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    assert kept_on < kept_off
+    per_token = 2 * cfg.hidden_dim + cfg.z_dim + cfg.ffn_hidden_dim + 2 * cfg.embed_dim + decoder * 3 * cfg.embed_dim
+    assert kept_off - kept_on == 10 * 3 * per_token * 8
