@@ -75,12 +75,12 @@ class RecomputedInputLinears(torch.autograd.Function):
         return (None, None, *grad_weights, *grad_biases, *grad_inputs)
 
 
-# Whether to recompute, by device type (others: True). In a Mega layer this keeps the product h * r, the FFN's
-# activation and the gate's difference out of the backward's memory: 1.3 KB per token in bfloat16. Measured on CPU
-# (one layer, D 128, H = F = 256, softmax, rotary): what the backward keeps at 65K tokens falls by 80 MB, from
-# 483-559 to 403-479 MB (decoder) and 548-621 to 468-541 MB (encoder); fwd+bwd time in fp32 at 8192 tokens rises
-# to 0.99-1.09x (1.08-1.09x in decoder layers with chunks of 128). CPU runs favour time; on CUDA it is on for the
-# memory target (not measured there: no GPU was lent).
+# Whether to recompute, by device type (others: True). In a Mega layer this keeps the product h * silu(r), the
+# silu of the EMA output, z and r, the FFN's activation and the gate's difference out of the backward's memory:
+# 2.2 KB per token in bfloat16. Measured on CPU (one layer, D 128, H = F = 256, softmax, rotary): what the backward
+# keeps at 65K tokens falls by 136 MB, from 449-559 to 313-423 MB (decoder) and 552-845 to 412-709 MB (encoder);
+# fwd+bwd time in fp32 at 8192 tokens is 0.98-1.09x. CPU runs favour time; on CUDA it is on for the memory target
+# (not measured there: no GPU was lent).
 RECOMPUTE = {"cpu": False, "cuda": True}
 
 
