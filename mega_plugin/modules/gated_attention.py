@@ -260,10 +260,11 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         if not causal_square:
             hidden = visibility_mask(key_mask, self.causal, num_queries, num_keys, q_offset, q.device)
         if rotary:
-            query_pos = torch.arange(q_offset, q_offset + num_queries, device=q.device)
             key_pos = torch.arange(num_keys, device=q.device)
-            extra_q = self.rel_pos_bias.rotate(self.rel_pos_bias.alpha, query_pos).to(q.dtype)
-            extra_k = self.rel_pos_bias.rotate(self.rel_pos_bias.beta, key_pos).to(k.dtype)
+            query_pos = key_pos if q_offset == 0 and num_queries == num_keys else \
+                torch.arange(q_offset, q_offset + num_queries, device=q.device)
+            extra_q, extra_k = self.rel_pos_bias.rotations(query_pos, key_pos)
+            extra_q, extra_k = extra_q.to(q.dtype), extra_k.to(k.dtype)
             return fused_softmax_attention(q, k, v, None, hidden, causal_square, dropout, extra_q, extra_k)
         bias = self.rel_pos_bias(num_keys)[q_offset : q_offset + num_queries]
         return fused_softmax_attention(q, k, v, bias, hidden, False, dropout)

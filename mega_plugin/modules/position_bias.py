@@ -15,6 +15,7 @@ positions (broadcasting), which cross-attention and incremental decoding use.
 """
 
 import math
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -72,16 +73,23 @@ class RotaryRelativePositionalBias(nn.Module):
         nn.init.normal_(self.beta, mean=0.0, std=0.02)
 
     def rotate(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """Rotate ``x [1, Z]`` to every position in ``positions [...]`` -> ``[..., Z]``."""
-        angles = sinusoid_angles(positions, self.z_dim)
+        """Rotate each row of ``x [R, Z]`` to every position in ``positions [...]`` -> ``[..., R, Z]``."""
+        angles = sinusoid_angles(positions, self.z_dim).unsqueeze(-2)  # [..., 1, Z/2]
         sin, cos = angles.sin().to(x.dtype), angles.cos().to(x.dtype)
-        x1, x2 = x[0].chunk(2, dim=-1)
+        x1, x2 = x.chunk(2, dim=-1)
         return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+    def rotations(self, query_pos: torch.Tensor, key_pos: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``rot(alpha, query_pos) [..., Lq, Z]`` and ``rot(beta, key_pos) [..., Lk, Z]``. Positions passed as one
+        tensor for both are rotated once, alpha and beta together (half the small ops, forward and backward)."""
+        if query_pos is key_pos:
+            both = self.rotate(torch.cat([self.alpha, self.beta]), query_pos)
+            return both[..., 0, :], both[..., 1, :]
+        return self.rotate(self.alpha, query_pos)[..., 0, :], self.rotate(self.beta, key_pos)[..., 0, :]
 
     def at(self, query_pos: torch.Tensor, key_pos: torch.Tensor) -> torch.Tensor:
         """``query_pos [..., Lq]``, ``key_pos [..., Lk]`` -> ``[..., Lq, Lk]``."""
-        a = self.rotate(self.alpha, query_pos)  # [..., Lq, Z]
-        b = self.rotate(self.beta, key_pos)  # [..., Lk, Z]
+        a, b = self.rotations(query_pos, key_pos)
         return a @ b.transpose(-1, -2)
 
     def forward(self, seq_len: int) -> torch.Tensor:
