@@ -138,18 +138,22 @@ def _relative_error(a, b):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("chunk, attention", [(-1, "softmax"), (128, "softmax"), (128, "laplace")])
 def test_bf16_benchmark_layer_tracks_float64(causal, chunk, attention):
-    """The benchmarked shapes in bfloat16 (the kernels the timings run) stay close to the float64 plain path."""
+    """The benchmarked shapes in bfloat16 (the kernels the timings run) stay close to the float64 plain path: the
+    layer's update ``out - x`` (larger than x here: weights moved away from their small initial values) and the
+    input gradient, within 2e-2 and 3e-2 relative (about 0.7e-2 and 0.9e-2 on the CPU)."""
     length, batch = 512, 2
     reference = _benchmark_layer(causal, chunk, length, attention)
+    for p in reference.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
     candidate = copy.deepcopy(reference).to(DEVICE, torch.bfloat16)
     reference = reference.double()
     set_fast_attention(reference, False)
-    x = torch.randn(length, batch, 128, dtype=torch.float64)
+    x = torch.randn(length, batch, 128).to(torch.bfloat16).double()  # the same input for both
     mask = torch.zeros(batch, length, dtype=torch.bool)
     ref_out, ref_grads = _forward_backward(reference, x, mask, None)
     out, grads = _forward_backward(candidate, x.to(DEVICE, torch.bfloat16), mask.to(DEVICE), None)
-    assert _relative_error(out, ref_out) < 2e-2
-    assert _relative_error(grads[0], ref_grads[0]) < 5e-2
+    assert _relative_error(out - x.to(out), ref_out - x) < 2e-2
+    assert _relative_error(grads[0], ref_grads[0]) < 3e-2
 
 
 @needs_cuda
