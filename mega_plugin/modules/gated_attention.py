@@ -174,10 +174,9 @@ class MovingAverageGatedAttention(nn.Module, IncrementalStateMixin):
         sizes = [self.embed_dim, self.zdim, self.hdim, self.embed_dim]
         if not torch.is_grad_enabled():
             return torch.split(self.mx_proj(self.dropout(F.silu(ema))), sizes, dim=-1)
-        weights, biases = self.mx_proj.weight.split(sizes), self.mx_proj.bias.split(sizes)
         if self.dropout.active:
-            return linears_of_reference(lambda e: self.dropout(F.silu(e)), (ema,), weights, biases)
-        return linears_of(F.silu, (ema,), weights, biases)
+            return linears_of_reference(lambda e: self.dropout(F.silu(e)), (ema,), self.mx_proj, sizes)
+        return linears_of(F.silu, (ema,), self.mx_proj, sizes)
 
     def _extend_cache(self, incremental_state, k, v, padding_mask, length):
         """Prepend cached keys/values; store the part of the new context that later steps need."""

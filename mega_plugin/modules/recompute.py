@@ -4,9 +4,9 @@
 activation). Plain autograd keeps ``fn(*inputs)``, the linear's input, for the weight gradient, beside the inputs
 that ``fn``'s own backward keeps; ``RecomputedInputLinears`` keeps only the inputs and the weight and recomputes
 ``fn`` in the backward (one elementwise pass instead of a stored ``[..., in_features]`` tensor); the matrix product
-is not recomputed. ``linears_of`` does so for several linears of the same features (the parts of one
-projection). ``elementwise_recomputed(fn, *inputs)`` does the same for an elementwise ``fn`` with no linear after it
-(activation checkpointing of elementwise ops only).
+is not recomputed. ``linears_of`` does so for the parts of one linear's outputs, each its own tensor.
+``elementwise_recomputed(fn, *inputs)`` does the same for an elementwise ``fn`` with no linear after it (activation
+checkpointing of elementwise ops only).
 
 All three fall back to the plain formula without gradients, under ``torch.compile`` (whose partitioner makes its own
 choice of what to recompute) and on devices where ``RECOMPUTE`` says so. ``linear_of_reference`` is the plain
@@ -25,54 +25,47 @@ def linear_of_reference(fn: Callable, inputs: Sequence[torch.Tensor], linear: nn
     return linear(fn(*inputs))
 
 
-def linears_of_reference(fn: Callable, inputs: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
-                         biases: Sequence[Optional[torch.Tensor]]) -> Tuple[torch.Tensor, ...]:
+def _parts(weight: torch.Tensor, bias: Optional[torch.Tensor], sizes: Sequence[int]):
+    """``(weight, bias)`` of each part of a linear's outputs, ``sizes`` of them in turn."""
+    return zip(weight.split(sizes), [None] * len(sizes) if bias is None else bias.split(sizes))
+
+
+def linears_of_reference(fn: Callable, inputs: Sequence[torch.Tensor], linear: nn.Linear,
+                         sizes: Sequence[int]) -> Tuple[torch.Tensor, ...]:
     features = fn(*inputs)
-    return tuple(F.linear(features, weight, bias) for weight, bias in zip(weights, biases))
+    return tuple(F.linear(features, w, b) for w, b in _parts(linear.weight, linear.bias, sizes))
 
 
 class RecomputedInputLinears(torch.autograd.Function):
-    """``F.linear(fn(*inputs), w_i, b_i)`` for each of ``count`` linears, saving ``inputs`` and the weights (not
-    ``fn(*inputs)``). Arguments: ``fn, count, *weights, *biases, *inputs``."""
+    """The parts ``F.linear(fn(*inputs), w_i, b_i)`` of one linear's outputs (``sizes`` of them; each part its own
+    tensor), saving ``inputs`` and the weight (not ``fn(*inputs)``). The backward joins the parts' gradients, so
+    the weight, the bias and ``fn``'s output get one product (or sum) each."""
 
     @staticmethod
-    def forward(ctx, fn, count, *args):
-        weights, biases, inputs = args[:count], args[count : 2 * count], args[2 * count :]
-        ctx.fn, ctx.count, ctx.has_bias = fn, count, [bias is not None for bias in biases]
-        ctx.save_for_backward(*weights, *inputs)
-        ctx.set_materialize_grads(False)  # an output no loss depends on gets None, and costs nothing
+    def forward(ctx, fn, sizes, weight, bias, *inputs):
+        ctx.fn, ctx.has_bias = fn, bias is not None
+        ctx.save_for_backward(weight, *inputs)
         features = fn(*inputs)
-        return tuple(F.linear(features, weight, bias) for weight, bias in zip(weights, biases))
+        return tuple(F.linear(features, w, b) for w, b in _parts(weight, bias, sizes))
 
     @staticmethod
     def backward(ctx, *grads):
-        count = ctx.count
-        weights, inputs = ctx.saved_tensors[:count], ctx.saved_tensors[count:]
-        needs_weight = ctx.needs_input_grad[2 : 2 + count]
-        needs_bias = ctx.needs_input_grad[2 + count : 2 + 2 * count]
-        needs_inputs = ctx.needs_input_grad[2 + 2 * count :]
+        weight, *inputs = ctx.saved_tensors
+        needs_weight, needs_bias = ctx.needs_input_grad[2:4]
+        needs_inputs = ctx.needs_input_grad[4:]
         with torch.enable_grad():
             leaves = [t.detach().requires_grad_(needs) for t, needs in zip(inputs, needs_inputs)]
             features = ctx.fn(*leaves)
-        flat_features = features.detach().reshape(-1, features.size(-1))
-        grad_weights, grad_biases, grad_features = [None] * count, [None] * count, None
-        for i, (grad, weight) in enumerate(zip(grads, weights)):
-            if grad is None:
-                continue
-            grad_2d = grad.reshape(-1, grad.size(-1))
-            if needs_weight[i]:
-                grad_weights[i] = grad_2d.t().mm(flat_features)
-            if ctx.has_bias[i] and needs_bias[i]:
-                grad_biases[i] = grad_2d.sum(0)
-            if any(needs_inputs):
-                part = grad.matmul(weight)
-                grad_features = part if grad_features is None else grad_features + part
+        grad = torch.cat(grads, dim=-1) if len(grads) > 1 else grads[0]
+        grad_2d = grad.reshape(-1, grad.size(-1))
+        grad_weight = grad_2d.t().mm(features.detach().reshape(-1, features.size(-1))) if needs_weight else None
+        grad_bias = grad_2d.sum(0) if ctx.has_bias and needs_bias else None
         grad_inputs = [None] * len(inputs)
-        if grad_features is not None:
+        if any(needs_inputs):
             wanted = [leaf for leaf, needs in zip(leaves, needs_inputs) if needs]
-            grads_of_wanted = iter(torch.autograd.grad(features, wanted, grad_features))
+            grads_of_wanted = iter(torch.autograd.grad(features, wanted, grad.matmul(weight)))
             grad_inputs = [next(grads_of_wanted) if needs else None for needs in needs_inputs]
-        return (None, None, *grad_weights, *grad_biases, *grad_inputs)
+        return (None, None, grad_weight, grad_bias, *grad_inputs)
 
 
 # Whether to recompute, by device type (others: True). In a Mega layer this keeps the product h * silu(r), the
@@ -94,20 +87,20 @@ def _recompute(*tensors: torch.Tensor) -> bool:
             and RECOMPUTE.get(tensors[0].device.type, True))
 
 
-def linears_of(fn: Callable, inputs: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
-               biases: Sequence[Optional[torch.Tensor]]) -> Tuple[torch.Tensor, ...]:
-    """``F.linear(fn(*inputs), w, b)`` for each ``(w, b)`` of ``zip(weights, biases)``, for an elementwise ``fn``
-    computed once, keeping only ``inputs`` (and the weights) for the backward."""
-    if not _recompute(*weights, *inputs):
-        return linears_of_reference(fn, inputs, weights, biases)
-    return RecomputedInputLinears.apply(fn, len(weights), *weights, *biases, *inputs)
+def linears_of(fn: Callable, inputs: Sequence[torch.Tensor], linear: nn.Linear,
+               sizes: Sequence[int]) -> Tuple[torch.Tensor, ...]:
+    """``split(linear(fn(*inputs)), sizes, -1)`` for an elementwise ``fn``, each part computed as its own product
+    (its own tensor), keeping only ``inputs`` (and the weight) for the backward."""
+    if not _recompute(linear.weight, *inputs):
+        return linears_of_reference(fn, inputs, linear, sizes)
+    return RecomputedInputLinears.apply(fn, sizes, linear.weight, linear.bias, *inputs)
 
 
 def linear_of(fn: Callable, inputs: Sequence[torch.Tensor], linear: nn.Linear) -> torch.Tensor:
     """``linear(fn(*inputs))`` for an elementwise ``fn``, keeping only ``inputs`` (and the weight) for the backward."""
     if not _recompute(linear.weight, *inputs):
         return linear_of_reference(fn, inputs, linear)
-    return RecomputedInputLinears.apply(fn, 1, linear.weight, linear.bias, *inputs)[0]
+    return RecomputedInputLinears.apply(fn, [linear.out_features], linear.weight, linear.bias, *inputs)[0]
 
 
 def elementwise_recomputed(fn: Callable, *inputs: torch.Tensor) -> torch.Tensor:

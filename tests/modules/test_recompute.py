@@ -68,39 +68,37 @@ def test_linear_of_equals_the_plain_formula(name, bias, transposed, needs_grad, 
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(sorted(FUNCTIONS)), st.lists(st.tuples(st.integers(1, 4), st.booleans(), st.booleans(),
-       st.booleans()), min_size=1, max_size=4), st.lists(st.booleans(), min_size=2, max_size=2),
-       st.integers(0, 2**16))
-def test_linears_of_equals_the_plain_formula(name, linears, inputs_need_grad, seed):
-    """Several linears of the same features (each: output width, bias, weight needs grad, output used by the
-    loss): values and gradients as plain autograd, with outputs no loss depends on and any subset needing
-    gradients; only the inputs and the weights are kept."""
+@given(st.sampled_from(sorted(FUNCTIONS)), st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1,
+       max_size=4), st.lists(st.booleans(), min_size=4, max_size=4), st.integers(0, 2**16))
+def test_linears_of_equals_the_plain_formula(name, parts, needs_grad, seed):
+    """The parts of one linear's outputs (each: width, used by the loss): values and gradients (inputs, weight,
+    bias) as plain autograd, with parts no loss depends on and any subset needing gradients; each part is its own
+    tensor, and only the inputs and the weight are kept."""
     fn, arity = FUNCTIONS[name]
     generator = torch.Generator().manual_seed(seed)
-    inputs = [torch.randn(3, 2, 5, dtype=torch.float64, generator=generator).requires_grad_(inputs_need_grad[i])
+    sizes = [width for width, _ in parts]
+    linear = nn.Linear(5, sum(sizes), bias=needs_grad[3]).double()
+    linear.weight.requires_grad_(needs_grad[2])
+    inputs = [torch.randn(3, 2, 5, dtype=torch.float64, generator=generator).requires_grad_(needs_grad[i])
               for i in range(arity)]
-    weights = [torch.randn(width, 5, dtype=torch.float64, generator=generator).requires_grad_(needs)
-               for width, _, needs, _ in linears]
-    biases = [torch.randn(width, dtype=torch.float64, generator=generator).requires_grad_() if bias else None
-              for width, bias, _, _ in linears]
-    used = [use for *_, use in linears]
-    leaves = [t for t in inputs + weights + biases if t is not None and t.requires_grad]
+    leaves = [t for t in inputs if t.requires_grad] + [p for p in linear.parameters() if p.requires_grad]
     results = []
     for impl in (linears_of, linears_of_reference):
-        kept, outs = kept_storages(lambda: impl(fn, inputs, weights, biases))
-        loss = sum((out * out.detach().sin()).sum() for out, use in zip(outs, used) if use)
+        kept, outs = kept_storages(lambda: impl(fn, inputs, linear, sizes))
+        loss = sum((out * out.detach().sin()).sum() for out, (_, used) in zip(outs, parts) if used)
         grads = torch.autograd.grad(loss, leaves, allow_unused=True) if leaves and torch.is_tensor(loss) else ()
         results.append((kept, outs, grads))
     (kept, outs, grads), (_, expected, expected_grads) = results
+    assert len({out.untyped_storage().data_ptr() for out in outs}) == len(sizes)
     for out, want in zip(outs, expected):
         torch.testing.assert_close(out, want, rtol=0, atol=0)
     for got, want in zip(grads, expected_grads):
-        if want is None:  # unused by the loss: zero or None alike
+        if want is None:  # no part the loss uses depends on it
             assert got is None or not got.any()
         else:
             torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    if any(t.requires_grad for t in inputs + weights):
-        assert kept <= {t.untyped_storage().data_ptr() for t in inputs + weights}
+    if any(t.requires_grad for t in inputs) or linear.weight.requires_grad:
+        assert kept <= {t.untyped_storage().data_ptr() for t in inputs + [linear.weight]}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
