@@ -98,8 +98,9 @@ def test_fast_path_on_device_equals_float64_reference(pair, length):
     names = ["input"] + [name for name, _ in reference.named_parameters()]
     for name, grad, ref_grad in zip(names, grads, ref_grads):
         assert (grad is None) == (ref_grad is None), name
-        if grad is not None:
-            torch.testing.assert_close(grad.double().cpu(), ref_grad, rtol=1e-3, atol=1e-5, msg=name)
+        if grad is not None:  # float32 sums of many terms: the absolute error scales with the gradient's size
+            atol = 1e-5 * max(1.0, ref_grad.abs().max().item())
+            torch.testing.assert_close(grad.double().cpu(), ref_grad, rtol=1e-3, atol=atol, msg=name)
 
 
 @SETTINGS
